@@ -1,0 +1,62 @@
+/*
+ * buf.h: byte buffers and string views.
+ *
+ * A struct buf owns a heap region [data, data + cap) holding bytes
+ * [data + off, data + len).  An empty buf holds no memory: idle connections
+ * cost nothing for their buffers.  struct str is a borrowed view, never
+ * NUL-terminated by promise.  Not thread-safe; one owner per buf.
+ */
+#ifndef BUF_H
+#define BUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct str {
+	const uint8_t	*p;
+	size_t		 len;
+};
+
+#define STR(s)		((struct str){ (const uint8_t *)(s), strlen(s) })
+#define STR_NULL	((struct str){ NULL, 0 })
+
+struct buf {
+	uint8_t		*data;
+	size_t		 off;	/* first unread byte */
+	size_t		 len;	/* end of bytes written */
+	size_t		 cap;
+};
+
+static inline size_t
+buf_used(const struct buf *b)
+{
+	return (b->len - b->off);
+}
+
+static inline const uint8_t *
+buf_head(const struct buf *b)
+{
+	return (b->data + b->off);
+}
+
+void	 buf_init(struct buf *);
+void	 buf_release(struct buf *);
+void	 buf_reserve(struct buf *, size_t);
+void	 buf_add(struct buf *, const void *, size_t);
+void	 buf_add_str(struct buf *, struct str);
+void	 buf_add_u8(struct buf *, uint8_t);
+void	 buf_add_u16(struct buf *, uint16_t);
+void	 buf_add_u32(struct buf *, uint32_t);
+void	 buf_add_varint(struct buf *, uint32_t);
+void	 buf_consume(struct buf *, size_t);
+void	 buf_truncate(struct buf *, size_t);
+void	 buf_shrink(struct buf *);
+
+bool	 str_eq(struct str, struct str);
+bool	 str_eq_cstr(struct str, const char *);
+char	*str_dup(struct str);
+size_t	 varint_len(uint32_t);
+
+#endif
