@@ -1,0 +1,513 @@
+/*
+ * conn.c: client connections (see conn.h).
+ *
+ * Read path: read into the worker's scratch buffer (or into rx when a
+ * packet is already partly there), proto_input() consumes whole packets,
+ * the rest is kept in rx.  Write path: handlers append to tx and call
+ * conn_want_flush(); conn_before_sleep() writes every pending conn once and
+ * watches for EV_WRITE only when the kernel did not take everything.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "metrics.h"
+#include "proto.h"
+#include "session.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+static void	conn_io_cb(EV_P_ ev_io *, int);
+static void	conn_timer_cb(EV_P_ ev_timer *, int);
+void		proto_conn_free(struct conn *);
+
+/* Plain TCP read. */
+static ssize_t
+tcp_read(struct conn *c, void *p, size_t n)
+{
+	return (read(c->fd, p, n));
+}
+
+/* Plain TCP write. */
+static ssize_t
+tcp_write(struct conn *c, const void *p, size_t n)
+{
+	return (write(c->fd, p, n));
+}
+
+/* Plain TCP: half-close before close. */
+static void
+tcp_shutdown(struct conn *c)
+{
+	shutdown(c->fd, SHUT_WR);
+}
+
+static const struct conn_transport conn_tcp = {
+	"tcp", tcp_read, tcp_write, tcp_shutdown
+};
+
+/* Common set-up of a new conn. */
+static struct conn *
+conn_setup(struct worker *w, int fd, struct listener *l)
+{
+	struct conn	*c;
+
+	c = xcalloc(1, sizeof *c);
+	c->magic = CONN_MAGIC;
+	c->fd = fd;
+	c->w = w;
+	c->l = l;
+	c->tr = &conn_tcp;
+	c->state = CONN_S_NEW;
+	c->max_packet_out = UINT32_MAX;
+	buf_init(&c->rx);
+	buf_init(&c->tx);
+	ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
+	c->io.data = c;
+	ev_io_start(w->loop.ev, &c->io);
+	ev_init(&c->timer, conn_timer_cb);
+	c->timer.data = c;
+	c->last_rx = ev_now(w->loop.ev);
+	c->tok_at = c->last_rx;
+	c->tok_msgs = l != NULL ? l->cfg->messages_rate : INFINITY;
+	c->tok_bytes = l != NULL ? l->cfg->bytes_rate : INFINITY;
+	TAILQ_INSERT_TAIL(&w->conns, c, entry);
+	METRIC_INC(&w->metrics, CONNECTIONS_COUNT);
+	return (c);
+}
+
+/* A freshly accepted socket. */
+struct conn *
+conn_new(struct worker *w, int fd, struct listener *l,
+    const struct sockaddr *sa, socklen_t salen)
+{
+	struct conn	*c;
+
+	c = conn_setup(w, fd, l);
+	(void)salen;
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *sin = (const void *)sa;
+
+		c->family = AF_INET;
+		c->port = ntohs(sin->sin_port);
+		memcpy(c->addr, &sin->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const void *)sa;
+
+		c->family = AF_INET6;
+		c->port = ntohs(sin6->sin6_port);
+		memcpy(c->addr, &sin6->sin6_addr, 16);
+	}
+	conn_set_keepalive(c, (double)config->mqtt_idle_timeout / 1000.0);
+	return (c);
+}
+
+/* Adopt a socket handed over by another worker. */
+struct conn *
+conn_adopt(struct worker *w, int fd, struct listener *l, uint8_t family,
+    uint16_t port, const uint8_t *addr, struct buf *rx)
+{
+	struct conn	*c;
+
+	c = conn_setup(w, fd, l);
+	c->family = family;
+	c->port = port;
+	memcpy(c->addr, addr, sizeof c->addr);
+	buf_add(&c->rx, buf_head(rx), buf_used(rx));
+	conn_set_keepalive(c, (double)config->mqtt_idle_timeout / 1000.0);
+	return (c);
+}
+
+/* The peer's address as text. */
+const char *
+conn_addr(const struct conn *c)
+{
+	static __thread char	 s[INET6_ADDRSTRLEN + 16];
+	char			 a[INET6_ADDRSTRLEN];
+
+	if (c->family == AF_INET6) {
+		inet_ntop(AF_INET6, c->addr, a, sizeof a);
+		snprintf(s, sizeof s, "[%s]:%u", a, c->port);
+	} else if (c->family == AF_INET) {
+		inet_ntop(AF_INET, c->addr, a, sizeof a);
+		snprintf(s, sizeof s, "%s:%u", a, c->port);
+	} else
+		snprintf(s, sizeof s, "unknown");
+	return (s);
+}
+
+/* "client 'id' addr" for log lines. */
+const char *
+conn_name(const struct conn *c)
+{
+	static __thread char	 s[512];
+
+	snprintf(s, sizeof s, "client '%.300s' %s",
+	    c->s != NULL ? c->s->client_id : "", conn_addr(c));
+	return (s);
+}
+
+/* Transition with a debug line. */
+void
+conn_set_state(struct conn *c, enum conn_state st)
+{
+	static const char *names[] = { "new", "open", "closing" };
+
+	log_debug("conn: %s state %s -> %s", conn_name(c), names[c->state],
+	    names[st]);
+	c->state = st;
+}
+
+/* Arm the keepalive (or idle) timeout; 0 disables it. */
+void
+conn_set_keepalive(struct conn *c, double seconds)
+{
+	c->ka_timeout = seconds;
+	ev_timer_stop(c->w->loop.ev, &c->timer);
+	if (seconds > 0 || c->paused) {
+		ev_timer_set(&c->timer, seconds > 0 ? seconds : 0.1, 0.);
+		ev_timer_start(c->w->loop.ev, &c->timer);
+	}
+}
+
+/* Note activity for the keepalive check. */
+void
+conn_touch(struct conn *c)
+{
+	c->last_rx = ev_now(c->w->loop.ev);
+}
+
+/* Keepalive / idle timeout and rate-limit pause. */
+static void
+conn_timer_cb(EV_P_ ev_timer *t, int revents)
+{
+	struct conn	*c = t->data;
+	ev_tstamp	 now = ev_now(EV_A), next = 0;
+
+	(void)revents;
+	if (c->paused) {
+		conn_resume_reading(c);
+		if (c->state == CONN_S_CLOSING)
+			return;
+	}
+	if (c->ka_timeout > 0) {
+		if (now - c->last_rx >= c->ka_timeout) {
+			if (c->state == CONN_S_NEW) {
+				log_info("conn: %s closed: no CONNECT within "
+				    "idle_timeout", conn_addr(c));
+				conn_close(c, NULL);
+			} else
+				proto_disconnect(c, 0x8d,
+				    "keepalive timeout");
+			return;
+		}
+		next = c->last_rx + c->ka_timeout - now;
+	}
+	if (c->paused && (next == 0 || next > 0.05))
+		next = 0.05;
+	if (next > 0) {
+		ev_timer_set(t, next, 0.);
+		ev_timer_start(EV_A, t);
+	}
+}
+
+/* Add to the worker's flush list. */
+void
+conn_want_flush(struct conn *c)
+{
+	if (c->in_tx_list || c->state == CONN_S_CLOSING)
+		return;
+	c->in_tx_list = true;
+	c->tx_next = c->w->tx_pending;
+	c->w->tx_pending = c;
+}
+
+/* Write what we can; returns -1 on a write error. */
+static int
+conn_flush(struct conn *c)
+{
+	ssize_t	 n;
+
+	while (buf_used(&c->tx) != 0) {
+		n = c->tr->write(c, buf_head(&c->tx), buf_used(&c->tx));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return (-1);
+		}
+		METRIC_ADD(&c->w->metrics, BYTES_SENT, n);
+		buf_consume(&c->tx, (size_t)n);
+	}
+	if (buf_used(&c->tx) == 0) {
+		buf_release(&c->tx);
+		if (c->want_write) {
+			c->want_write = false;
+			ev_io_stop(c->w->loop.ev, &c->io);
+			ev_io_set(&c->io, c->fd, c->paused ? 0 : EV_READ);
+			if (!c->paused)
+				ev_io_start(c->w->loop.ev, &c->io);
+		}
+	} else if (!c->want_write) {
+		c->want_write = true;
+		ev_io_stop(c->w->loop.ev, &c->io);
+		ev_io_set(&c->io, c->fd, EV_WRITE | (c->paused ? 0 : EV_READ));
+		ev_io_start(c->w->loop.ev, &c->io);
+	}
+	return (0);
+}
+
+/* Stop reading until the rate limit allows it again. */
+static void
+conn_pause(struct conn *c)
+{
+	if (c->paused)
+		return;
+	c->paused = true;
+	METRIC_INC(&c->w->metrics, CLIENT_RATE_PAUSED);
+	ev_io_stop(c->w->loop.ev, &c->io);
+	ev_io_set(&c->io, c->fd, c->want_write ? EV_WRITE : 0);
+	if (c->want_write)
+		ev_io_start(c->w->loop.ev, &c->io);
+	ev_timer_stop(c->w->loop.ev, &c->timer);
+	ev_timer_set(&c->timer, 0.05, 0.);
+	ev_timer_start(c->w->loop.ev, &c->timer);
+}
+
+/* Refill the rate buckets; true if reading may go on. */
+static bool
+conn_rate_ok(struct conn *c)
+{
+	const struct config_listener	*lc;
+	ev_tstamp			 now, dt;
+
+	if (c->l == NULL)
+		return (true);
+	lc = c->l->cfg;
+	if (isinf(lc->messages_rate) && isinf(lc->bytes_rate))
+		return (true);
+	now = ev_now(c->w->loop.ev);
+	dt = now - c->tok_at;
+	c->tok_at = now;
+	if (!isinf(lc->messages_rate)) {
+		c->tok_msgs += dt * lc->messages_rate;
+		if (c->tok_msgs > lc->messages_rate)
+			c->tok_msgs = lc->messages_rate;
+	}
+	if (!isinf(lc->bytes_rate)) {
+		c->tok_bytes += dt * lc->bytes_rate;
+		if (c->tok_bytes > lc->bytes_rate)
+			c->tok_bytes = lc->bytes_rate;
+	}
+	return (c->tok_msgs > 0 && c->tok_bytes > 0);
+}
+
+/* Charge one received packet to the rate buckets; false to pause. */
+bool
+conn_rate_charge(struct conn *c, size_t bytes, bool is_publish)
+{
+	const struct config_listener	*lc;
+
+	if (c->l == NULL)
+		return (true);
+	lc = c->l->cfg;
+	if (is_publish && !isinf(lc->messages_rate))
+		c->tok_msgs -= 1;
+	if (!isinf(lc->bytes_rate))
+		c->tok_bytes -= (double)bytes;
+	if (c->tok_msgs <= 0 || c->tok_bytes <= 0) {
+		conn_pause(c);
+		return (false);
+	}
+	return (true);
+}
+
+/* Feed bytes to the protocol; keep the rest.  Returns false if the conn
+ * went away (closed or handed off). */
+static bool
+conn_feed(struct conn *c, const uint8_t *p, size_t len, bool from_rx)
+{
+	size_t	 used;
+	bool	 handoff = false;
+	int	 fd;
+
+	used = proto_input(c, p, len, &handoff);
+	if (handoff) {
+		fd = c->fd;
+		worker_handoff(workers[c->handoff_to], fd, c->l, c->family,
+		    c->port, c->addr, p + used, len - used);
+		conn_release_fd(c);
+		return (false);
+	}
+	if (c->state == CONN_S_CLOSING)
+		return (false);
+	if (from_rx)
+		buf_consume(&c->rx, used);
+	else if (used < len)
+		buf_add(&c->rx, p + used, len - used);
+	return (true);
+}
+
+/* Read once from the socket. */
+static void
+conn_read(struct conn *c)
+{
+	struct worker	*w = c->w;
+	ssize_t		 n;
+
+	if (buf_used(&c->rx) != 0) {
+		buf_reserve(&c->rx, 16384);
+		n = c->tr->read(c, c->rx.data + c->rx.len,
+		    c->rx.cap - c->rx.len);
+	} else
+		n = c->tr->read(c, w->rbuf, WORKER_RBUF);
+	if (n == 0) {
+		if (c->state == CONN_S_OPEN)
+			c->will_on_close = !c->got_disconnect;
+		conn_close(c, c->got_disconnect ? NULL :
+		    "connection closed by peer");
+		return;
+	}
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		conn_close(c, strerror(errno));
+		return;
+	}
+	METRIC_ADD(&w->metrics, BYTES_RECEIVED, n);
+	conn_touch(c);
+	if (buf_used(&c->rx) != 0) {
+		c->rx.len += (size_t)n;
+		conn_feed(c, buf_head(&c->rx), buf_used(&c->rx), true);
+	} else
+		conn_feed(c, w->rbuf, (size_t)n, false);
+}
+
+/* Resume reading after a rate-limit pause; process what is buffered. */
+void
+conn_resume_reading(struct conn *c)
+{
+	if (!c->paused || !conn_rate_ok(c))
+		return;
+	c->paused = false;
+	ev_io_stop(c->w->loop.ev, &c->io);
+	ev_io_set(&c->io, c->fd, EV_READ | (c->want_write ? EV_WRITE : 0));
+	ev_io_start(c->w->loop.ev, &c->io);
+	if (buf_used(&c->rx) != 0)
+		conn_feed(c, buf_head(&c->rx), buf_used(&c->rx), true);
+	if (c->state != CONN_S_CLOSING)
+		conn_set_keepalive(c, c->ka_timeout);
+}
+
+/* Socket events. */
+static void
+conn_io_cb(EV_P_ ev_io *io, int revents)
+{
+	struct conn	*c = io->data;
+
+	(void)loop;
+	if (revents & EV_WRITE) {
+		if (conn_flush(c) != 0) {
+			c->will_on_close = c->state == CONN_S_OPEN;
+			conn_close(c, strerror(errno));
+			return;
+		}
+		if (buf_used(&c->tx) < CONN_TX_HIGH / 2 && c->s != NULL &&
+		    c->state == CONN_S_OPEN)
+			session_drain(c->s);
+	}
+	if ((revents & EV_READ) && c->state != CONN_S_CLOSING && !c->paused)
+		conn_read(c);
+}
+
+/* Close: stop watchers, detach from the session, free before sleeping. */
+void
+conn_close(struct conn *c, const char *why)
+{
+	struct worker	*w = c->w;
+
+	if (c->state == CONN_S_CLOSING)
+		return;
+	if (why != NULL && !c->quiet)
+		log_info("conn: %s closed: %s", conn_name(c), why);
+	ev_io_stop(w->loop.ev, &c->io);
+	ev_timer_stop(w->loop.ev, &c->timer);
+	if (c->state == CONN_S_OPEN) {
+		METRIC_INC(&w->metrics, CLIENT_DISCONNECTED);
+		METRIC_DEC(&w->metrics, LIVE_CONNECTIONS_COUNT);
+	}
+	conn_set_state(c, CONN_S_CLOSING);
+	if (c->s != NULL) {
+		session_detach(c->s, c->will_on_close);
+		c->s = NULL;
+	}
+	c->close_next = w->closing;
+	w->closing = c;
+}
+
+/* Free a conn's memory; the fd is the caller's business. */
+static void
+conn_free(struct conn *c)
+{
+	struct worker	*w = c->w;
+
+	TAILQ_REMOVE(&w->conns, c, entry);
+	METRIC_DEC(&w->metrics, CONNECTIONS_COUNT);
+	if (c->l != NULL)
+		__atomic_sub_fetch(&c->l->conns, 1, __ATOMIC_RELAXED);
+	proto_conn_free(c);
+	buf_release(&c->rx);
+	buf_release(&c->tx);
+	c->magic = 0;
+	free(c);
+}
+
+/* Give the socket away (hand-off) and free the conn now. */
+void
+conn_release_fd(struct conn *c)
+{
+	struct worker	*w = c->w;
+
+	ev_io_stop(w->loop.ev, &c->io);
+	ev_timer_stop(w->loop.ev, &c->timer);
+	if (c->l != NULL)	/* the new owner counts it again */
+		__atomic_add_fetch(&c->l->conns, 1, __ATOMIC_RELAXED);
+	conn_free(c);
+}
+
+/* Flush pending writes, then free closed conns. */
+void
+conn_before_sleep(struct worker *w)
+{
+	struct conn	*c, *next;
+
+	for (c = w->tx_pending, w->tx_pending = NULL; c != NULL; c = next) {
+		next = c->tx_next;
+		c->in_tx_list = false;
+		if (c->state == CONN_S_CLOSING)
+			continue;
+		if (conn_flush(c) != 0) {
+			c->will_on_close = c->state == CONN_S_OPEN;
+			conn_close(c, strerror(errno));
+		}
+	}
+	while ((c = w->closing) != NULL) {
+		w->closing = c->close_next;
+		if (buf_used(&c->tx) != 0)
+			(void)c->tr->write(c, buf_head(&c->tx),
+			    buf_used(&c->tx));
+		c->tr->shutdown(c);
+		close(c->fd);
+		conn_free(c);
+	}
+}

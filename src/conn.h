@@ -1,0 +1,109 @@
+/*
+ * conn.h: one client connection: socket, buffers, state, transport.
+ *
+ * Owned by one worker.  Reads go through the worker's scratch buffer; only
+ * the bytes of an incomplete packet are kept in rx, and tx holds only what
+ * the kernel has not taken yet, so an idle connection holds no buffer
+ * memory.  Writes are flushed once per loop turn (before sleeping).  A conn
+ * is never freed inside its own callback: conn_close() queues it.
+ */
+#ifndef CONN_H
+#define CONN_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "buf.h"
+
+#define CONN_MAGIC	0x434f4e4eU
+/* Over this many unsent bytes, QoS 0 deliveries wait in the session queue. */
+#define CONN_TX_HIGH	(1024 * 1024)
+
+enum conn_state {
+	CONN_S_NEW,		/* accepted; waiting for CONNECT */
+	CONN_S_OPEN,		/* CONNACK sent; attached to a session */
+	CONN_S_CLOSING,		/* closed; freed before the loop sleeps */
+};
+
+struct conn;
+struct listener;
+struct session;
+struct worker;
+
+/* Transport vtable: TCP now, TLS and WebSocket behind the same calls. */
+struct conn_transport {
+	const char	*name;
+	ssize_t		(*read)(struct conn *, void *, size_t);
+	ssize_t		(*write)(struct conn *, const void *, size_t);
+	void		(*shutdown)(struct conn *);
+};
+
+struct alias_map;
+
+struct conn {
+	uint32_t	 magic;
+	enum conn_state	 state;
+	uint8_t		 version;	/* protocol level after CONNECT */
+	uint8_t		 family;
+	uint16_t	 port;
+	uint8_t		 addr[16];
+	bool		 paused;	/* reading stopped by a rate limit */
+	bool		 want_write;
+	bool		 in_tx_list;
+	bool		 over_limit;	/* refused by max_connections */
+	bool		 will_on_close;	/* publish the will when closing */
+	bool		 got_disconnect;
+	bool		 quiet;		/* no log line on close */
+	uint16_t	 keepalive;
+	uint16_t	 alias_max_in;	/* Topic Alias Maximum we granted */
+	uint16_t	 alias_max_out;	/* client's Topic Alias Maximum */
+	uint16_t	 alias_next_out;
+	uint32_t	 max_packet_out; /* client's Maximum Packet Size */
+	int		 fd;
+	struct worker	*w;
+	struct listener	*l;
+	const struct conn_transport *tr;
+	struct session	*s;
+	ev_io		 io;
+	ev_timer	 timer;		/* keepalive, idle timeout, rate pause */
+	struct buf	 rx;
+	struct buf	 tx;
+	struct alias_map *alias_in;	/* alias -> topic (client to us) */
+	struct alias_map *alias_out;	/* topic -> alias (us to client) */
+	double		 tok_msgs;	/* rate limit buckets */
+	double		 tok_bytes;
+	ev_tstamp	 tok_at;
+	ev_tstamp	 last_rx;
+	double		 ka_timeout;
+	unsigned	 handoff_to;
+	struct conn	*tx_next;
+	struct conn	*close_next;
+	TAILQ_ENTRY(conn) entry;
+};
+
+struct conn	*conn_new(struct worker *, int fd, struct listener *,
+		    const struct sockaddr *, socklen_t);
+/* Adopt a socket handed over by another worker, with its unread bytes. */
+struct conn	*conn_adopt(struct worker *, int fd, struct listener *,
+		    uint8_t family, uint16_t port, const uint8_t *addr,
+		    struct buf *rx);
+/* Detach the socket for a hand-off: the conn is freed, fd kept open. */
+void		 conn_release_fd(struct conn *);
+void		 conn_close(struct conn *, const char *why);
+/* Queue bytes already in c->tx for the before-sleep flush. */
+void		 conn_want_flush(struct conn *);
+void		 conn_before_sleep(struct worker *);
+void		 conn_set_state(struct conn *, enum conn_state);
+void		 conn_set_keepalive(struct conn *, double seconds);
+void		 conn_touch(struct conn *);
+/* "client 'id' 1.2.3.4:5678" for logs; static per-thread buffer. */
+const char	*conn_name(const struct conn *);
+const char	*conn_addr(const struct conn *);
+void		 conn_resume_reading(struct conn *);
+/* Charge a received packet to the rate limits; false when paused. */
+bool		 conn_rate_charge(struct conn *, size_t bytes, bool publish);
+
+#endif

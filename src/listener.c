@@ -1,0 +1,311 @@
+/*
+ * listener.c: listening sockets (see listener.h).
+ *
+ * Each enabled TCP listener gets one socket per worker, bound with
+ * SO_REUSEPORT so the kernel spreads accepts over the workers.  Sockets
+ * are created and bound in the main thread before the readiness line;
+ * each worker starts its own accept watchers on its thread.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "metrics.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+struct listener		**listeners;
+size_t			  n_listeners;
+
+/* Parse a bind address; see listener.h. */
+int
+listener_parse_bind(const char *s, struct sockaddr_storage *ss,
+    socklen_t *len, char **cause)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+	char			*host, *port, *end, *copy;
+	long			 p;
+
+	memset(ss, 0, sizeof *ss);
+	copy = xstrdup(s);
+	if (copy[0] == '[') {
+		host = copy + 1;
+		if ((end = strchr(host, ']')) == NULL || end[1] != ':')
+			goto bad;
+		*end = '\0';
+		port = end + 2;
+	} else if ((port = strrchr(copy, ':')) != NULL) {
+		*port++ = '\0';
+		host = copy;
+	} else {
+		host = NULL;
+		port = copy;
+	}
+	p = strtol(port, &end, 10);
+	if (*port == '\0' || *end != '\0' || p < 1 || p > 65535)
+		goto bad;
+	if (host == NULL || *host == '\0' || strcmp(host, "0.0.0.0") == 0) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+		sin->sin_port = htons((uint16_t)p);
+		*len = sizeof *sin;
+	} else if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)p);
+		*len = sizeof *sin;
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)p);
+		*len = sizeof *sin6;
+	} else
+		goto bad;
+	free(copy);
+	return (0);
+bad:
+	xasprintf(cause, "bad bind address '%s' (expected PORT, IP:PORT or "
+	    "[IPv6]:PORT)", s);
+	free(copy);
+	return (-1);
+}
+
+/* Open one listening socket. */
+static int
+listener_socket(const struct sockaddr_storage *ss, socklen_t len,
+    const char *id, const char *bind_text, char **cause)
+{
+	int	 fd, one = 1;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+		goto fail;
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)ss, len) != 0)
+		goto fail;
+	if (listen(fd, 4096) != 0)
+		goto fail;
+	return (fd);
+fail:
+	xasprintf(cause, "listener: cannot bind '%s' for %s: %s", bind_text,
+	    id, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return (-1);
+}
+
+/*
+ * A second socket with SO_REUSEPORT would also bind if another process
+ * already owns the port with SO_REUSEPORT (same user): probe first with a
+ * plain socket so a busy port is an error, never a silent share.
+ */
+static int
+listener_probe(const struct sockaddr_storage *ss, socklen_t len,
+    const char *id, const char *bind_text, char **cause)
+{
+	int	 fd, one = 1;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ss->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, (const struct sockaddr *)ss, len) != 0)
+		goto fail;
+	close(fd);
+	return (0);
+fail:
+	xasprintf(cause, "listener: cannot bind '%s' for %s: %s", bind_text,
+	    id, strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return (-1);
+}
+
+/* Resume accepting after an EMFILE back-off. */
+static void
+listener_backoff_cb(EV_P_ ev_timer *t, int revents)
+{
+	struct listener_sock	*ls = t->data;
+
+	(void)revents;
+	ev_io_start(EV_A, &ls->io);
+}
+
+/* Accept what is pending, within max_conn_rate. */
+static void
+listener_accept_cb(EV_P_ ev_io *io, int revents)
+{
+	struct listener_sock		*ls = io->data;
+	struct listener			*l = ls->l;
+	const struct config_listener	*lc = l->cfg;
+	struct sockaddr_storage		 ss;
+	socklen_t			 len;
+	struct conn			*c;
+	ev_tstamp			 now;
+	int				 fd, one = 1, i;
+	uint32_t			 n;
+
+	(void)revents;
+	for (i = 0; i < 64; i++) {
+		if (!isinf(lc->max_conn_rate)) {
+			now = ev_now(EV_A);
+			ls->tokens += (now - ls->tok_at) * lc->max_conn_rate /
+			    n_workers;
+			ls->tok_at = now;
+			if (ls->tokens > lc->max_conn_rate / n_workers + 1)
+				ls->tokens = lc->max_conn_rate / n_workers + 1;
+			if (ls->tokens < 1) {
+				METRIC_INC(&ls->w->metrics,
+				    LISTENER_REFUSED_RATE);
+				ev_io_stop(EV_A, &ls->io);
+				ev_timer_set(&ls->backoff,
+				    (1 - ls->tokens) * n_workers /
+				    lc->max_conn_rate, 0.);
+				ev_timer_start(EV_A, &ls->backoff);
+				return;
+			}
+		}
+		len = sizeof ss;
+		fd = accept4(ls->fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE) {
+				METRIC_INC(&ls->w->metrics,
+				    OVERLOAD_ACCEPT_EMFILE);
+				log_warn("listener: cannot accept on %s: %s; "
+				    "pausing accepts for 1s", l->id,
+				    strerror(errno));
+				ev_io_stop(EV_A, &ls->io);
+				ev_timer_set(&ls->backoff, 1., 0.);
+				ev_timer_start(EV_A, &ls->backoff);
+			}
+			return;
+		}
+		if (!isinf(lc->max_conn_rate))
+			ls->tokens -= 1;
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		n = __atomic_add_fetch(&l->conns, 1, __ATOMIC_RELAXED);
+		c = conn_new(ls->w, fd, l, (struct sockaddr *)&ss, len);
+		if (lc->max_connections != CONFIG_INFINITY &&
+		    n > (uint64_t)lc->max_connections) {
+			c->over_limit = true;
+			METRIC_INC(&ls->w->metrics, LISTENER_REFUSED_MAX_CONN);
+		}
+	}
+}
+
+/* Bind every enabled TCP listener for every worker. */
+int
+listener_init(char **cause)
+{
+	const struct config_listener	*lc;
+	struct listener			*l;
+	struct listener_sock		*ls;
+	struct sockaddr_storage		 ss;
+	socklen_t			 len;
+	size_t				 i;
+	unsigned			 k;
+	int				 fd;
+
+	listeners = xcalloc(config->n_listeners + 1, sizeof *listeners);
+	for (i = 0; i < config->n_listeners; i++) {
+		lc = &config->listeners[i];
+		if (!lc->enable)
+			continue;
+		if (lc->type != CONFIG_L_TCP) {
+			log_warn("listener: %s not started: only tcp "
+			    "listeners are available in this version", lc->id);
+			continue;
+		}
+		if (listener_parse_bind(lc->bind, &ss, &len, cause) != 0)
+			return (-1);
+		if (listener_probe(&ss, len, lc->id, lc->bind, cause) != 0)
+			return (-1);
+		l = xcalloc(1, sizeof *l);
+		l->cfg = lc;
+		l->id = xstrdup(lc->id);
+		l->bind_text = xstrdup(lc->bind);
+		listeners[n_listeners++] = l;
+		for (k = 0; k < n_workers; k++) {
+			fd = listener_socket(&ss, len, lc->id, lc->bind, cause);
+			if (fd == -1)
+				return (-1);
+			ls = xcalloc(1, sizeof *ls);
+			ls->l = l;
+			ls->w = workers[k];
+			ls->fd = fd;
+			ls->tokens = 1;
+			ev_io_init(&ls->io, listener_accept_cb, fd, EV_READ);
+			ls->io.data = ls;
+			ev_init(&ls->backoff, listener_backoff_cb);
+			ls->backoff.data = ls;
+			ls->next = workers[k]->lsocks;
+			workers[k]->lsocks = ls;
+		}
+		l->running = 1;
+	}
+	return (0);
+}
+
+/* Start this worker's accept watchers (worker thread). */
+void
+listener_worker_start(struct worker *w)
+{
+	struct listener_sock	*ls;
+
+	for (ls = w->lsocks; ls != NULL; ls = ls->next) {
+		ls->tok_at = ev_now(w->loop.ev);
+		ev_io_start(w->loop.ev, &ls->io);
+	}
+}
+
+/* Stop accepting and close this worker's sockets (worker thread). */
+void
+listener_worker_stop(struct worker *w)
+{
+	struct listener_sock	*ls, *next;
+
+	for (ls = w->lsocks; ls != NULL; ls = next) {
+		next = ls->next;
+		ev_io_stop(w->loop.ev, &ls->io);
+		ev_timer_stop(w->loop.ev, &ls->backoff);
+		close(ls->fd);
+		free(ls);
+	}
+	w->lsocks = NULL;
+}
+
+/* Free the listener records (after the workers stopped). */
+void
+listener_free_all(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < n_listeners; i++) {
+		free(listeners[i]->id);
+		free(listeners[i]->bind_text);
+		free(listeners[i]);
+	}
+	free(listeners);
+	listeners = NULL;
+	n_listeners = 0;
+}

@@ -1,0 +1,48 @@
+/*
+ * listener.h: listening sockets, one per listener per worker
+ * (SO_REUSEPORT), accept with back-off on EMFILE, max_connections and
+ * max_conn_rate.
+ */
+#ifndef LISTENER_H
+#define LISTENER_H
+
+#include <ev.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct config_listener;
+struct worker;
+
+struct listener {
+	const struct config_listener *cfg;
+	char		*id;		/* "tcp:default" */
+	char		*bind_text;
+	uint32_t	 conns;		/* atomic: open connections */
+	int		 running;
+};
+
+struct listener_sock {
+	struct listener_sock *next;
+	struct listener	*l;
+	struct worker	*w;
+	int		 fd;
+	ev_io		 io;
+	ev_timer	 backoff;
+	double		 tokens;	/* max_conn_rate bucket */
+	ev_tstamp	 tok_at;
+};
+
+extern struct listener	**listeners;
+extern size_t		  n_listeners;
+
+/* Create and bind every enabled listener's sockets for every worker. */
+int	 listener_init(char **cause);
+/* Start accepting on this worker (called in the worker thread). */
+void	 listener_worker_start(struct worker *);
+void	 listener_worker_stop(struct worker *);
+void	 listener_free_all(void);
+/* Parse "host:port", "[v6]:port" or "port". */
+int	 listener_parse_bind(const char *, struct sockaddr_storage *,
+	    socklen_t *, char **cause);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * metrics.h: per-worker counters, summed when read.
+ *
+ * Each worker increments its own array with relaxed atomic load/store (no
+ * locked instruction on the hot path); readers on other threads sum the
+ * arrays with relaxed loads.  Node-wide values that no worker owns
+ * (retained count, maxima) live in metrics.c.
+ */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "metrics_table.h"
+
+enum metric {
+#define M(c, n, t, h)	METRIC_##c,
+	METRICS_TABLE
+#undef M
+	METRIC_COUNT
+};
+
+struct metrics {
+	uint64_t	 v[METRIC_COUNT];
+};
+
+/* Add d to a per-worker counter (owner thread only). */
+#define METRIC_ADD(ms, name, d)	metrics_add((ms), METRIC_##name, (uint64_t)(d))
+#define METRIC_INC(ms, name)	METRIC_ADD(ms, name, 1)
+#define METRIC_DEC(ms, name)	METRIC_ADD(ms, name, (uint64_t)-1)
+
+/* Add d to counter m of a worker's set (owner thread only). */
+static inline void
+metrics_add(struct metrics *ms, enum metric m, uint64_t d)
+{
+	__atomic_store_n(&ms->v[m], __atomic_load_n(&ms->v[m],
+	    __ATOMIC_RELAXED) + d, __ATOMIC_RELAXED);
+}
+
+const char	*metric_name(enum metric);
+const char	*metric_help(enum metric);
+int		 metric_is_gauge(enum metric);
+/* Sum of one metric over every worker. */
+uint64_t	 metrics_get(enum metric);
+/* Sums of every metric into out[METRIC_COUNT]. */
+void		 metrics_snapshot(uint64_t *out);
+/* Highest connections.count seen (connections.max). */
+uint64_t	 metrics_connections_max(void);
+void		 metrics_note_connections(uint64_t);
+
+#endif

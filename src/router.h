@@ -1,0 +1,78 @@
+/*
+ * router.h: fan-out of a message to the workers and sessions that want it.
+ *
+ * Two levels, as in EMQX.  Each worker keeps a replica of the route table
+ * (filter -> mask of workers with subscribers, plus share groups and their
+ * members); it is updated by route deltas that the subscribing worker
+ * broadcasts through the inboxes before it writes its SUBACK, and read
+ * without any lock on every publish.  Each worker then matches its own
+ * subscription trie to find sessions.  Messages to other workers are batched
+ * per destination and handed over once per loop turn.
+ */
+#ifndef ROUTER_H
+#define ROUTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "loop.h"
+
+struct msg;
+struct session;
+struct sub;
+struct worker;
+
+struct fwd_batch {
+	struct inbox_item hdr;
+	uint32_t	 n, cap;
+	struct msg	**m;
+};
+
+struct fwd_shared {
+	struct inbox_item hdr;
+	struct msg	*m;
+	uint64_t	 sid;
+	uint8_t		 qos;
+	bool		 rap;
+	uint32_t	 sub_id;
+	uint8_t		 hops;
+	char		*share;		/* "group\0filter" */
+	size_t		 share_len;
+};
+
+enum route_op { ROUTE_ADD, ROUTE_DEL, ROUTE_SHARE_ADD, ROUTE_SHARE_DEL };
+
+struct route_delta {
+	struct inbox_item hdr;
+	enum route_op	 op;
+	uint16_t	 worker;
+	uint64_t	 sid;
+	uint32_t	 client_hash;
+	uint8_t		 qos;
+	bool		 rap;
+	bool		 no_local;
+	uint32_t	 sub_id;
+	uint16_t	 group_len;
+	uint16_t	 filter_len;
+	char		 key[];		/* group then filter, no NULs */
+};
+
+void	 router_init(struct worker *);
+void	 router_release(struct worker *);
+/* Route a new message from a client, a will or the node (takes no ref). */
+int	 router_publish(struct worker *, struct msg *);
+/* Deliver to this worker's subscribers only. */
+void	 router_deliver_local(struct worker *, struct msg *);
+/* A local subscription appeared or went away. */
+void	 router_sub_add(struct worker *, struct sub *);
+void	 router_sub_del(struct worker *, struct sub *);
+void	 router_apply(struct worker *, struct route_delta *);
+void	 router_shared_in(struct worker *, struct fwd_shared *);
+/* Send a message that a departing member held to another group member. */
+void	 router_redispatch(struct worker *, struct msg *, const char *share,
+	    uint64_t exclude_sid, uint8_t hops);
+void	 router_before_sleep(struct worker *);
+void	 router_forward_in(struct worker *, struct fwd_batch *);
+
+#endif

@@ -1,0 +1,668 @@
+/*
+ * session.c: MQTT sessions (see session.h).
+ *
+ * Invariants: s->conn != NULL iff a connection in CONN_S_OPEN is attached;
+ * every qitem in inflight has a unique non-zero pid and holds one msg
+ * reference (none once in QI_WAIT_COMP); queue items are QI_QUEUED.  The
+ * expiry timer runs only while detached.  Owner: the session's worker.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "conn.h"
+#include "log.h"
+#include "msg.h"
+#include "proto.h"
+#include "router.h"
+#include "session.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+static void	session_expiry_cb(EV_P_ ev_timer *, int);
+
+/* The sid as a hash-map key. */
+static struct str
+session_sid_key(const uint64_t *sid)
+{
+	return ((struct str){ (const uint8_t *)sid, sizeof *sid });
+}
+
+/* A new empty session registered on w. */
+struct session *
+session_new(struct worker *w, struct str client_id)
+{
+	struct session	*s;
+
+	s = xcalloc(1, sizeof *s);
+	s->sid = w->next_sid++;
+	s->client_id = str_dup(client_id);
+	s->client_hash = hash_bytes(client_id.p, client_id.len);
+	s->w = w;
+	s->next_pid = 1;
+	s->recv_max = 65535;
+	s->max_packet = UINT32_MAX;
+	ev_init(&s->expiry_timer, session_expiry_cb);
+	s->expiry_timer.data = s;
+	hmap_put(&w->sessions, (struct str){ (uint8_t *)s->client_id,
+	    client_id.len }, s);
+	hmap_put(&w->sids, session_sid_key(&s->sid), s);
+	METRIC_INC(&w->metrics, SESSIONS_COUNT);
+	METRIC_INC(&w->metrics, SESSION_CREATED);
+	return (s);
+}
+
+/* Look up a session by client id. */
+struct session *
+session_find(struct worker *w, struct str client_id)
+{
+	return (hmap_get(&w->sessions, client_id));
+}
+
+/* Look up a session by id. */
+struct session *
+session_find_sid(struct worker *w, uint64_t sid)
+{
+	return (hmap_get(&w->sids, session_sid_key(&sid)));
+}
+
+/* Release what a qitem holds. */
+static void
+qitem_release(struct qitem *qi)
+{
+	msg_unref(qi->m);
+	qi->m = NULL;
+	free(qi->ids);
+	qi->ids = NULL;
+	free(qi->share);
+	qi->share = NULL;
+}
+
+/* Count a dropped delivery with its reason. */
+static void
+session_count_drop(struct session *s, enum metric reason)
+{
+	metrics_add(&s->w->metrics, METRIC_DELIVERY_DROPPED, 1);
+	metrics_add(&s->w->metrics, reason, 1);
+}
+
+/* Give a shared message to another member, or just release it. */
+static void
+session_release_item(struct session *s, struct qitem *qi)
+{
+	if (qi->share != NULL && qi->m != NULL)
+		router_redispatch(s->w, qi->m, qi->share, s->sid, 0);
+	qitem_release(qi);
+}
+
+/* End a session; see session.h. */
+void
+session_end(struct session *s)
+{
+	struct worker	*w = s->w;
+	struct sub	*sub, *next;
+	uint32_t	 i;
+
+	if (s->will != NULL)
+		session_publish_will(s);
+	/* Subscriptions first: redispatched messages must not come back. */
+	for (sub = s->subs; sub != NULL; sub = next) {
+		next = sub->next;
+		router_sub_del(w, sub);
+		if (sub->group.len != 0)
+			METRIC_DEC(&w->metrics, SUBSCRIPTIONS_SHARED_COUNT);
+		free(sub->text);
+		free(sub);
+		METRIC_DEC(&w->metrics, SUBSCRIPTIONS_COUNT);
+		METRIC_DEC(&w->metrics, SUBOPTIONS_COUNT);
+	}
+	s->subs = NULL;
+	for (i = 0; i < s->n_inflight; i++)
+		session_release_item(s, &s->inflight[i]);
+	for (i = 0; i < s->q_len; i++)
+		session_release_item(s, &s->queue[(s->q_head + i) % s->q_cap]);
+	free(s->inflight);
+	free(s->queue);
+	free(s->awrel);
+	ev_timer_stop(w->loop.ev, &s->expiry_timer);
+	hmap_del(&w->sessions, (struct str){ (uint8_t *)s->client_id,
+	    strlen(s->client_id) });
+	hmap_del(&w->sids, session_sid_key(&s->sid));
+	METRIC_DEC(&w->metrics, SESSIONS_COUNT);
+	METRIC_INC(&w->metrics, SESSION_TERMINATED);
+	log_debug("session: '%s' ended", s->client_id);
+	free(s->client_id);
+	free(s);
+}
+
+/* Session expiry timer. */
+static void
+session_expiry_cb(EV_P_ ev_timer *t, int revents)
+{
+	struct session	*s = t->data;
+
+	(void)loop;
+	(void)revents;
+	log_info("session: '%s' expired", s->client_id);
+	session_end(s);
+}
+
+/* Attach a connection (after CONNACK is queued). */
+void
+session_attach(struct session *s, struct conn *c)
+{
+	ev_timer_stop(s->w->loop.ev, &s->expiry_timer);
+	session_clear_will(s);
+	s->conn = c;
+	c->s = s;
+}
+
+/* Will delay timer. */
+static void
+session_will_cb(EV_P_ ev_timer *t, int revents)
+{
+	struct will	*wl = t->data;
+
+	(void)loop;
+	(void)revents;
+	session_publish_will(wl->s);
+}
+
+/* Detach the connection; see session.h. */
+void
+session_detach(struct session *s, bool publish_will)
+{
+	struct worker	*w = s->w;
+
+	s->conn = NULL;
+	if (s->will != NULL && !publish_will)
+		session_clear_will(s);
+	if (s->will != NULL) {
+		if (s->will->delay == 0 || s->expiry == 0)
+			session_publish_will(s);
+		else {
+			METRIC_INC(&w->metrics, MESSAGES_DELAYED);
+			ev_timer_init(&s->will->timer, session_will_cb,
+			    (double)s->will->delay, 0.);
+			s->will->timer.data = s->will;
+			ev_timer_start(w->loop.ev, &s->will->timer);
+		}
+	}
+	if (s->expiry == 0) {
+		session_end(s);
+		return;
+	}
+	if (s->expiry != UINT32_MAX) {
+		ev_timer_set(&s->expiry_timer, (double)s->expiry, 0.);
+		ev_timer_start(w->loop.ev, &s->expiry_timer);
+	}
+}
+
+/* Replace the will. */
+void
+session_set_will(struct session *s, struct msg *m, uint32_t delay)
+{
+	session_clear_will(s);
+	s->will = xcalloc(1, sizeof *s->will);
+	s->will->m = m;
+	s->will->delay = delay;
+	s->will->s = s;
+	ev_init(&s->will->timer, session_will_cb);
+}
+
+/* Drop the will without publishing it. */
+void
+session_clear_will(struct session *s)
+{
+	if (s->will == NULL)
+		return;
+	ev_timer_stop(s->w->loop.ev, &s->will->timer);
+	msg_unref(s->will->m);
+	free(s->will);
+	s->will = NULL;
+}
+
+/* Publish the will now and forget it. */
+void
+session_publish_will(struct session *s)
+{
+	struct will	*wl = TAKE(s->will);
+
+	ev_timer_stop(s->w->loop.ev, &wl->timer);
+	log_debug("session: '%s' publishes its will", s->client_id);
+	router_publish(s->w, wl->m);
+	msg_unref(wl->m);
+	free(wl);
+}
+
+/* Size of the send window. */
+static uint32_t
+session_window(const struct session *s)
+{
+	uint32_t	 mi = (uint32_t)config->mqtt_max_inflight;
+
+	return (s->recv_max < mi ? s->recv_max : mi);
+}
+
+/* True if an item of this qos can go out now. */
+static bool
+session_can_send(const struct session *s, uint8_t qos)
+{
+	if (s->conn == NULL || buf_used(&s->conn->tx) >= CONN_TX_HIGH)
+		return (false);
+	return (qos == 0 || s->n_inflight < session_window(s));
+}
+
+/* Next free packet id. */
+static uint16_t
+session_next_pid(struct session *s)
+{
+	uint32_t	 i, tries;
+
+	for (tries = 0; tries < 65536; tries++) {
+		uint16_t pid = s->next_pid;
+
+		s->next_pid = (uint16_t)(pid == 65535 ? 1 : pid + 1);
+		for (i = 0; i < s->n_inflight; i++) {
+			if (s->inflight[i].pid == pid)
+				break;
+		}
+		if (i == s->n_inflight)
+			return (pid);
+	}
+	return (0);
+}
+
+/* Send one item now (the window has room); consumes qi's contents. */
+static void
+session_send(struct session *s, struct qitem *qi)
+{
+	struct worker	*w = s->w;
+	struct qitem	*slot;
+
+	if (qi->qos == 0) {
+		if (!proto_send_publish(s->conn, qi, false))
+			session_count_drop(s, METRIC_DELIVERY_DROPPED_TOO_LARGE);
+		qitem_release(qi);
+		return;
+	}
+	if (s->n_inflight == s->cap_inflight) {
+		s->cap_inflight = s->cap_inflight == 0 ? 4 :
+		    s->cap_inflight * 2;
+		s->inflight = xreallocarray(s->inflight, s->cap_inflight,
+		    sizeof *s->inflight);
+	}
+	slot = &s->inflight[s->n_inflight++];
+	*slot = *qi;
+	slot->pid = session_next_pid(s);
+	slot->state = qi->qos == 1 ? QI_WAIT_ACK : QI_WAIT_REC;
+	if (!proto_send_publish(s->conn, slot, false)) {
+		session_count_drop(s, METRIC_DELIVERY_DROPPED_TOO_LARGE);
+		qitem_release(slot);
+		s->n_inflight--;
+	}
+	(void)w;
+}
+
+/* Append to the queue, dropping the oldest when full. */
+static void
+session_enqueue(struct session *s, struct qitem *qi)
+{
+	struct qitem	*old;
+	uint32_t	 i;
+
+	if (config->mqtt_max_mqueue_len != CONFIG_INFINITY &&
+	    s->q_len >= (uint64_t)config->mqtt_max_mqueue_len) {
+		if (s->q_len == 0) {
+			session_count_drop(s,
+			    METRIC_DELIVERY_DROPPED_QUEUE_FULL);
+			qitem_release(qi);
+			return;
+		}
+		old = &s->queue[s->q_head];
+		session_count_drop(s, old->qos == 0 ?
+		    METRIC_DELIVERY_DROPPED_QOS0_MSG :
+		    METRIC_DELIVERY_DROPPED_QUEUE_FULL);
+		qitem_release(old);
+		s->q_head = (s->q_head + 1) % s->q_cap;
+		s->q_len--;
+	}
+	if (s->q_len == s->q_cap) {
+		struct qitem	*nq;
+		uint32_t	 ncap = s->q_cap == 0 ? 8 : s->q_cap * 2;
+
+		nq = xreallocarray(NULL, ncap, sizeof *nq);
+		for (i = 0; i < s->q_len; i++)
+			nq[i] = s->queue[(s->q_head + i) % s->q_cap];
+		free(s->queue);
+		s->queue = nq;
+		s->q_cap = ncap;
+		s->q_head = 0;
+	}
+	s->queue[(s->q_head + s->q_len) % s->q_cap] = *qi;
+	s->q_len++;
+}
+
+/* Deliver one message to the session; see session.h. */
+void
+session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
+    const uint32_t *ids, size_t n_ids, const char *share)
+{
+	struct qitem	 qi;
+	size_t		 len;
+
+	if (msg_expired(m, s->w->now)) {
+		session_count_drop(s, METRIC_DELIVERY_DROPPED_EXPIRED);
+		return;
+	}
+	if (qos == 0 && s->conn == NULL && !config->mqtt_mqueue_store_qos0) {
+		session_count_drop(s, METRIC_DELIVERY_DROPPED_QOS0_MSG);
+		return;
+	}
+	memset(&qi, 0, sizeof qi);
+	qi.m = msg_ref(m);
+	qi.qos = qos;
+	qi.retain = retain;
+	qi.state = QI_QUEUED;
+	if (n_ids == 1) {
+		qi.n_ids = 1;
+		qi.id = ids[0];
+	} else if (n_ids > 1) {
+		qi.n_ids = (uint8_t)n_ids;
+		qi.ids = xmemdup(ids, n_ids * sizeof *ids);
+	}
+	if (share != NULL) {
+		len = strlen(share);
+		len += strlen(share + len + 1) + 2;
+		qi.share = xmemdup(share, len);
+	}
+	if (s->q_len == 0 && session_can_send(s, qos))
+		session_send(s, &qi);
+	else
+		session_enqueue(s, &qi);
+}
+
+/* Send queued items while the window and socket allow. */
+void
+session_drain(struct session *s)
+{
+	struct qitem	 qi;
+
+	while (s->q_len != 0 && s->conn != NULL) {
+		qi = s->queue[s->q_head];
+		if (!session_can_send(s, qi.qos))
+			break;
+		s->q_head = (s->q_head + 1) % s->q_cap;
+		s->q_len--;
+		if (msg_expired(qi.m, s->w->now)) {
+			session_count_drop(s, METRIC_DELIVERY_DROPPED_EXPIRED);
+			qitem_release(&qi);
+			continue;
+		}
+		session_send(s, &qi);
+	}
+	if (s->q_len == 0 && s->q_cap > 64) {
+		free(s->queue);
+		s->queue = NULL;
+		s->q_cap = s->q_head = 0;
+	}
+}
+
+/* Resend in-flight messages (DUP) and PUBRELs, then the queue. */
+void
+session_resume(struct session *s)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < s->n_inflight && s->conn != NULL; i++) {
+		if (s->inflight[i].state == QI_WAIT_COMP)
+			proto_send_pubrel(s->conn, s->inflight[i].pid);
+		else
+			(void)proto_send_publish(s->conn, &s->inflight[i],
+			    true);
+	}
+	session_drain(s);
+}
+
+/* Index of pid in inflight with the given state, or -1. */
+static int
+session_inflight_find(const struct session *s, uint16_t pid, uint8_t state)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < s->n_inflight; i++) {
+		if (s->inflight[i].pid == pid)
+			return (s->inflight[i].state == state ? (int)i : -1);
+	}
+	return (-1);
+}
+
+/* Remove inflight[i], keeping send order. */
+static void
+session_inflight_del(struct session *s, uint32_t i)
+{
+	qitem_release(&s->inflight[i]);
+	memmove(&s->inflight[i], &s->inflight[i + 1],
+	    (s->n_inflight - i - 1) * sizeof *s->inflight);
+	s->n_inflight--;
+	if (s->n_inflight == 0 && s->cap_inflight > 16) {
+		free(s->inflight);
+		s->inflight = NULL;
+		s->cap_inflight = 0;
+	}
+}
+
+/* PUBACK from the client. */
+int
+session_puback(struct session *s, uint16_t pid)
+{
+	int	 i;
+
+	if ((i = session_inflight_find(s, pid, QI_WAIT_ACK)) == -1)
+		return (-1);
+	session_inflight_del(s, (uint32_t)i);
+	METRIC_INC(&s->w->metrics, MESSAGES_ACKED);
+	session_drain(s);
+	return (0);
+}
+
+/* PUBREC from the client. */
+int
+session_pubrec(struct session *s, uint16_t pid, uint8_t rc)
+{
+	struct qitem	*qi;
+	int		 i;
+
+	if ((i = session_inflight_find(s, pid, QI_WAIT_REC)) == -1)
+		return (-1);
+	qi = &s->inflight[i];
+	if (rc >= 0x80) {
+		session_inflight_del(s, (uint32_t)i);
+		session_drain(s);
+		return (0);
+	}
+	msg_unref(qi->m);
+	qi->m = NULL;
+	free(qi->share);
+	qi->share = NULL;
+	qi->state = QI_WAIT_COMP;
+	if (s->conn != NULL)
+		proto_send_pubrel(s->conn, pid);
+	return (0);
+}
+
+/* PUBCOMP from the client. */
+int
+session_pubcomp(struct session *s, uint16_t pid)
+{
+	int	 i;
+
+	if ((i = session_inflight_find(s, pid, QI_WAIT_COMP)) == -1)
+		return (-1);
+	session_inflight_del(s, (uint32_t)i);
+	METRIC_INC(&s->w->metrics, MESSAGES_ACKED);
+	session_drain(s);
+	return (0);
+}
+
+/* Forget QoS 2 receipts older than mqtt.await_rel_timeout. */
+static void
+session_awrel_expire(struct session *s)
+{
+	uint64_t	 limit = (uint64_t)config->mqtt_await_rel_timeout;
+	uint32_t	 i = 0;
+
+	while (i < s->n_awrel) {
+		if (s->w->now - s->awrel[i].at >= limit) {
+			METRIC_INC(&s->w->metrics,
+			    MESSAGES_DROPPED_AWAIT_PUBREL_TIMEOUT);
+			s->awrel[i] = s->awrel[--s->n_awrel];
+		} else
+			i++;
+	}
+}
+
+/* True if a QoS 2 receipt for pid is pending. */
+bool
+session_awrel_has(struct session *s, uint16_t pid)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < s->n_awrel; i++) {
+		if (s->awrel[i].pid == pid)
+			return (true);
+	}
+	return (false);
+}
+
+/* Note a QoS 2 receipt; -1 over mqtt.max_awaiting_rel. */
+int
+session_awrel_add(struct session *s, uint16_t pid)
+{
+	session_awrel_expire(s);
+	if (config->mqtt_max_awaiting_rel != CONFIG_INFINITY &&
+	    s->n_awrel >= (uint64_t)config->mqtt_max_awaiting_rel)
+		return (-1);
+	if (s->n_awrel == s->cap_awrel) {
+		s->cap_awrel = s->cap_awrel == 0 ? 4 : s->cap_awrel * 2;
+		s->awrel = xreallocarray(s->awrel, s->cap_awrel,
+		    sizeof *s->awrel);
+	}
+	s->awrel[s->n_awrel].pid = pid;
+	s->awrel[s->n_awrel].at = s->w->now;
+	s->n_awrel++;
+	return (0);
+}
+
+/* Release a QoS 2 receipt; -1 if unknown. */
+int
+session_awrel_del(struct session *s, uint16_t pid)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < s->n_awrel; i++) {
+		if (s->awrel[i].pid == pid) {
+			s->awrel[i] = s->awrel[--s->n_awrel];
+			if (s->n_awrel == 0) {
+				free(s->awrel);
+				s->awrel = NULL;
+				s->cap_awrel = 0;
+			}
+			return (0);
+		}
+	}
+	return (-1);
+}
+
+/* The subscription with this exact text. */
+struct sub *
+session_sub_find(struct session *s, struct str text)
+{
+	struct sub	*sub;
+
+	for (sub = s->subs; sub != NULL; sub = sub->next) {
+		if (str_eq_cstr(text, sub->text))
+			return (sub);
+	}
+	return (NULL);
+}
+
+/* Add or replace a subscription; see session.h. */
+struct sub *
+session_subscribe(struct session *s, struct str text, struct str group,
+    struct str filter, uint8_t qos, bool no_local, bool rap, uint8_t rh,
+    uint32_t sub_id, bool *existed)
+{
+	struct sub	*sub;
+
+	if ((sub = session_sub_find(s, text)) != NULL) {
+		*existed = true;
+		if (sub->group.len != 0)
+			router_sub_del(s->w, sub);
+		sub->qos = qos;
+		sub->no_local = no_local;
+		sub->rap = rap;
+		sub->rh = rh;
+		sub->sub_id = sub_id;
+		if (sub->group.len != 0)
+			router_sub_add(s->w, sub);
+		return (sub);
+	}
+	*existed = false;
+	sub = xcalloc(1, sizeof *sub);
+	sub->s = s;
+	sub->text = str_dup(text);
+	sub->filter.p = (const uint8_t *)sub->text + (filter.p - text.p);
+	sub->filter.len = filter.len;
+	if (group.len != 0) {
+		sub->group.p = (const uint8_t *)sub->text + (group.p - text.p);
+		sub->group.len = group.len;
+	}
+	sub->qos = qos;
+	sub->no_local = no_local;
+	sub->rap = rap;
+	sub->rh = rh;
+	sub->sub_id = sub_id;
+	sub->next = s->subs;
+	s->subs = sub;
+	s->n_subs++;
+	router_sub_add(s->w, sub);
+	METRIC_INC(&s->w->metrics, SUBSCRIPTIONS_COUNT);
+	METRIC_INC(&s->w->metrics, SUBOPTIONS_COUNT);
+	if (group.len != 0)
+		METRIC_INC(&s->w->metrics, SUBSCRIPTIONS_SHARED_COUNT);
+	METRIC_INC(&s->w->metrics, CLIENT_SUBSCRIBE);
+	return (sub);
+}
+
+/* Remove a subscription; -1 if there was none. */
+int
+session_unsubscribe(struct session *s, struct str text)
+{
+	struct sub	**pp, *sub;
+
+	for (pp = &s->subs; (sub = *pp) != NULL; pp = &sub->next) {
+		if (str_eq_cstr(text, sub->text))
+			break;
+	}
+	if (sub == NULL)
+		return (-1);
+	*pp = sub->next;
+	s->n_subs--;
+	router_sub_del(s->w, sub);
+	if (sub->group.len != 0)
+		METRIC_DEC(&s->w->metrics, SUBSCRIPTIONS_SHARED_COUNT);
+	METRIC_DEC(&s->w->metrics, SUBSCRIPTIONS_COUNT);
+	METRIC_DEC(&s->w->metrics, SUBOPTIONS_COUNT);
+	METRIC_INC(&s->w->metrics, CLIENT_UNSUBSCRIBE);
+	free(sub->text);
+	free(sub);
+	return (0);
+}
+
+/* Messages waiting in the queue. */
+uint32_t
+session_queue_len(const struct session *s)
+{
+	return (s->q_len);
+}

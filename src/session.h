@@ -1,0 +1,135 @@
+/*
+ * session.h: MQTT sessions: subscriptions, in-flight window, queue,
+ * QoS 2 receipts, will, expiry.
+ *
+ * A session lives on the worker its client id hashes to and outlives its
+ * connections until its expiry interval passes.  Deliveries enter through
+ * session_deliver(); the in-flight window is min(client Receive Maximum,
+ * mqtt.max_inflight); the rest waits in a queue bounded by
+ * mqtt.max_mqueue_len (oldest dropped and counted).
+ */
+#ifndef SESSION_H
+#define SESSION_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct conn;
+struct msg;
+struct worker;
+
+/* One subscription of a session. */
+struct sub {
+	struct sub	*next;		/* in the session */
+	struct sub	*node_next;	/* in the worker's trie node list */
+	struct session	*s;
+	char		*text;		/* as subscribed, "$share/g/f" too */
+	struct str	 filter;	/* the topic filter part of text */
+	struct str	 group;		/* share group, len 0 if not shared */
+	uint8_t		 qos;
+	bool		 no_local;
+	bool		 rap;
+	uint8_t		 rh;
+	uint32_t	 sub_id;
+};
+
+/* A message waiting for delivery or acknowledgement. */
+struct qitem {
+	struct msg	*m;
+	uint16_t	 pid;
+	uint8_t		 qos;
+	uint8_t		 state;		/* QI_* */
+	bool		 retain;	/* retain flag to send */
+	uint8_t		 n_ids;
+	uint32_t	 id;		/* the sub id when n_ids == 1 */
+	uint32_t	*ids;		/* when n_ids > 1 */
+	char		*share;		/* "group\0filter" for redispatch */
+};
+
+#define QI_QUEUED	0
+#define QI_WAIT_ACK	1		/* sent QoS 1: PUBACK due */
+#define QI_WAIT_REC	2		/* sent QoS 2: PUBREC due */
+#define QI_WAIT_COMP	3		/* sent PUBREL: PUBCOMP due */
+
+struct awaiting_rel {
+	uint16_t	 pid;
+	uint64_t	 at;		/* ms */
+};
+
+struct will {
+	struct msg	*m;
+	uint32_t	 delay;		/* seconds */
+	ev_timer	 timer;
+	struct session	*s;
+};
+
+struct session {
+	uint64_t	 sid;
+	char		*client_id;
+	uint32_t	 client_hash;
+	uint8_t		 version;
+	bool		 assigned_id;
+	struct worker	*w;
+	struct conn	*conn;
+	uint32_t	 expiry;	/* seconds; UINT32_MAX never */
+	ev_timer	 expiry_timer;
+	struct sub	*subs;
+	unsigned	 n_subs;
+	struct qitem	*inflight;	/* in send order */
+	uint32_t	 n_inflight, cap_inflight;
+	struct qitem	*queue;		/* ring */
+	uint32_t	 q_head, q_len, q_cap;
+	uint16_t	 next_pid;
+	uint16_t	 recv_max;	/* client's Receive Maximum */
+	uint32_t	 max_packet;	/* client's Maximum Packet Size */
+	struct awaiting_rel *awrel;
+	uint32_t	 n_awrel, cap_awrel;
+	struct will	*will;
+	uint32_t	 match_gen;
+	uint32_t	 match_idx;
+};
+
+struct session	*session_new(struct worker *, struct str client_id);
+/* End a session: publish a pending will, redispatch shared messages,
+ * drop subscriptions, free. */
+void		 session_end(struct session *);
+void		 session_attach(struct session *, struct conn *);
+/* The connection went away: start the will delay and the expiry timer. */
+void		 session_detach(struct session *, bool publish_will);
+struct session	*session_find(struct worker *, struct str client_id);
+struct session	*session_find_sid(struct worker *, uint64_t sid);
+
+/* Deliver m at qos (already min'd with the subscription). */
+void		 session_deliver(struct session *, struct msg *, uint8_t qos,
+		    bool retain, const uint32_t *ids, size_t n_ids,
+		    const char *share);
+/* Resend in-flight (DUP) and queued messages after CONNACK. */
+void		 session_resume(struct session *);
+/* Send what the window and socket allow from the queue. */
+void		 session_drain(struct session *);
+/* Acks from the client; return 0 or -1 if pid unknown. */
+int		 session_puback(struct session *, uint16_t pid);
+int		 session_pubrec(struct session *, uint16_t pid, uint8_t rc);
+int		 session_pubcomp(struct session *, uint16_t pid);
+/* QoS 2 receipt ids. */
+bool		 session_awrel_has(struct session *, uint16_t pid);
+int		 session_awrel_add(struct session *, uint16_t pid);
+int		 session_awrel_del(struct session *, uint16_t pid);
+
+/* Subscriptions (the worker's trie and routes are updated). */
+struct sub	*session_sub_find(struct session *, struct str text);
+struct sub	*session_subscribe(struct session *, struct str text,
+		    struct str group, struct str filter, uint8_t qos,
+		    bool no_local, bool rap, uint8_t rh, uint32_t sub_id,
+		    bool *existed);
+int		 session_unsubscribe(struct session *, struct str text);
+void		 session_set_will(struct session *, struct msg *,
+		    uint32_t delay);
+void		 session_clear_will(struct session *);
+void		 session_publish_will(struct session *);
+uint32_t	 session_queue_len(const struct session *);
+
+#endif

@@ -1,0 +1,105 @@
+/*
+ * worker.h: one MQTT worker thread and its libev loop.
+ *
+ * A worker owns outright its connections, the sessions whose client id
+ * hashes to it (worker_home()), its subscription trie and its replica of
+ * the route table.  Nothing else touches them: other threads post inbox
+ * items (loop.h).  A CONNECT that arrives on another worker is handed to
+ * the home worker with its socket, so a client id always lives on exactly
+ * one worker and takeover needs no lock.
+ */
+#ifndef WORKER_H
+#define WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "hmap.h"
+#include "loop.h"
+#include "metrics.h"
+
+#define WORKER_MAX	64
+#define WORKER_MAGIC	0x574f524bU
+#define WORKER_RBUF	65536
+
+struct conn;
+struct fwd_batch;
+struct worker;
+struct listener_sock;
+struct topic_trie;
+
+enum inbox_kind {
+	INBOX_FORWARD,		/* struct fwd_batch: messages to match here */
+	INBOX_SHARED,		/* struct fwd_shared: one shared delivery */
+	INBOX_ROUTE,		/* struct route_delta */
+	INBOX_HANDOFF,		/* struct conn_handoff: a socket past CONNECT */
+	INBOX_CALL,		/* struct worker_call: run fn on this worker */
+	INBOX_STOP,		/* shut down: disconnect clients, leave loop */
+};
+
+/* Run a function on a worker's thread (REST, ctl, $SYS). */
+struct worker_call {
+	struct inbox_item hdr;
+	void		(*fn)(struct worker *, void *);
+	void		*arg;
+};
+
+/* One session's share of a publish being matched (router.c). */
+struct delivery {
+	struct session	*s;
+	uint8_t		 qos;
+	bool		 retain;
+	uint8_t		 n_ids;
+	uint32_t	 ids[4];
+};
+
+struct session;
+
+struct worker {
+	uint32_t	 magic;
+	unsigned	 id;
+	pthread_t	 thread;
+	struct loop	 loop;
+	struct metrics	 metrics;
+	struct hmap	 sessions;	/* client id -> session (home) */
+	struct hmap	 sids;		/* 8-byte sid -> session */
+	struct topic_trie *subs;	/* filter -> struct sub list */
+	struct topic_trie *routes;	/* filter -> struct route */
+	uint64_t	 next_sid;
+	TAILQ_HEAD(, conn) conns;
+	struct conn	*tx_pending;	/* conns with bytes to flush */
+	struct conn	*closing;	/* conns to free before sleep */
+	struct fwd_batch **out;		/* per destination worker */
+	uint64_t	 wake_mask;	/* workers pushed to this turn */
+	unsigned	 rnd;		/* random shared picks */
+	uint32_t	 match_gen;
+	struct delivery	*dl;		/* scratch for one publish's matches */
+	size_t		 n_dl, cap_dl;
+	struct listener_sock *lsocks;	/* this worker's listening sockets */
+	uint8_t		*rbuf;		/* WORKER_RBUF read scratch */
+	bool		 stopping;
+	uint64_t	 now;		/* ms, refreshed each loop turn */
+};
+
+extern struct worker	**workers;
+extern unsigned		  n_workers;
+
+int		 worker_start_all(unsigned, char **cause);
+void		 worker_stop_all(void);
+void		 worker_join_all(void);
+struct worker	*worker_self(void);
+unsigned	 worker_home(struct str client_id);
+void		 worker_post(struct worker *, struct inbox_item *);
+/* Run fn(w, arg) on every worker and wait for all of them (not from a worker). */
+void		 worker_call_all_wait(void (*fn)(struct worker *, void *),
+		    void *arg);
+
+
+struct listener;
+void		 worker_handoff(struct worker *, int fd, struct listener *,
+		    uint8_t family, uint16_t port, const uint8_t *addr,
+		    const uint8_t *p, size_t len);
+
+#endif
