@@ -23,6 +23,17 @@
 #define MQTT_V311	4
 #define MQTT_V5		5
 
+/*
+ * OR'd into the version given to mqtt_decode() (0x84: client side of a
+ * 3.1.1 session, 0x85: of a v5 one), the decoder acts for a client: it
+ * accepts what a server sends (CONNACK, SUBACK, UNSUBACK, PINGRESP, several
+ * Subscription Identifiers in a PUBLISH) and rejects CONNECT, SUBSCRIBE,
+ * UNSUBSCRIBE, PINGREQ (and DISCONNECT from a 3.x server) with
+ * MQTT_PROTOCOL.  Server side, a PUBLISH carrying a Subscription Identifier
+ * is MQTT_PROTOCOL (MQTT-3.3.4-6).  mqtt_encode() ignores the bit.
+ */
+#define MQTT_CLIENT_SIDE	0x80
+
 enum mqtt_type {
 	MQTT_CONNECT = 1,
 	MQTT_CONNACK = 2,
@@ -85,11 +96,23 @@ enum mqtt_status {
 
 /*
  * Properties of one packet (v5).  A field is meaningful only when its bit
- * is set in has.  user is the raw encoding of every User Property, each as
- * 0x26 + UTF-8 pair, in order, so forwarding them is one copy; walk it with
- * mqtt_user_next().  On decode sub_ids holds at most one id (the client may
- * send one); on encode sub_ids/n_sub_ids may list several (PUBLISH to a
- * client matched by several subscriptions).
+ * is set in has.
+ *
+ * user is a raw property block (identifiers and values, no length prefix)
+ * that holds every User Property, each as 0x26 + UTF-8 pair, in order.  It
+ * may hold other properties between them: User Properties need not be
+ * contiguous on the wire, and the decoder makes user the span from the
+ * first User Property to the end of the last one (also setting
+ * MQTT_HAS(MQTT_PROP_USER)), so forwarding them is usually one copy.
+ * mqtt_user_next() and the encoder skip every entry that is not a User
+ * Property; the encoder writes user whenever user.len != 0.  Build one with
+ * mqtt_user_add().
+ *
+ * The decoder stores a Subscription Identifier in sub_id (bit set) and
+ * leaves sub_ids NULL; a client-side decode of a PUBLISH carrying several
+ * keeps the first.  The encoder writes sub_id if its bit is set, then one
+ * property for each of sub_ids[0..n_sub_ids) (PUBLISH to a client matched
+ * by several subscriptions).
  */
 struct mqtt_props {
 	uint64_t	 has;
@@ -215,7 +238,8 @@ struct mqtt_packet {
 /*
  * Decode one packet from p[0..len).  version is the session's protocol
  * level, or 0 before CONNECT (then only CONNECT is accepted; anything else
- * is MQTT_PROTOCOL).  A remaining length that makes the packet larger than
+ * is MQTT_PROTOCOL), with MQTT_CLIENT_SIDE or'd in to decode what a server
+ * sent.  A remaining length that makes the packet larger than
  * max_size (whole packet, header included) gives MQTT_TOO_BIG as soon as the
  * header is readable.  On MQTT_OK, *used is the packet's length.  On an
  * error, *why (if not NULL) points at a static description for the log,
@@ -241,8 +265,11 @@ bool		 mqtt_user_next(const struct mqtt_props *, size_t *off,
  * number of bytes appended.  Properties are written only for MQTT_V5.  For
  * an ack of v3.x, rc and props are ignored; for v5 the reason code and
  * property length are omitted when rc is 0 and there are no properties
- * (MQTT-3.4.2.1).  SUBSCRIBE/UNSUBSCRIBE need not be encoded by a server
- * but are, from mqtt_sub_entry arrays, for the test helper: see below.
+ * (MQTT-3.4.2.1).  The fixed header flags come from the fields (PUBLISH
+ * dup/qos/retain), never from pkt->flags.  A CONNECT encoded for version 0
+ * uses u.connect.version.  AUTH for 3.x appends nothing and returns 0.
+ * SUBSCRIBE/UNSUBSCRIBE need not be encoded by a server but are, from a
+ * decoded packet or from mqtt_sub_entry arrays (test helper): see below.
  */
 size_t		 mqtt_encode(struct buf *b, uint8_t version,
 		    const struct mqtt_packet *pkt);

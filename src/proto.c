@@ -648,7 +648,7 @@ proto_send_publish(struct conn *c, struct qitem *qi, bool dup)
 	if (c->version == MQTT_V5) {
 		plen = props.len;
 		if (m->expire_at != 0) {
-			expiry = msg_expiry_left(m, c->w->now);
+			expiry = msg_expiry_left(m, now_ms());
 			plen += 5;
 		}
 		for (i = 0; i < qi->n_ids; i++) {
@@ -996,7 +996,7 @@ proto_input(struct conn *c, const uint8_t *p, size_t len, bool *handoff)
 			    pkt.u.connect.username.len != 0)
 				id = pkt.u.connect.username;
 			home = id.len == 0 ? c->w->id : worker_home(id);
-			if (home != c->w->id) {
+			if (home != c->w->id && !c->over_limit) {
 				METRIC_ADD(&c->w->metrics, PACKETS_RECEIVED,
 				    (uint64_t)-1);
 				c->handoff_to = home;

@@ -243,10 +243,11 @@ void
 worker_join_all(void)
 {
 	struct worker	*w;
-	unsigned	 i;
+	unsigned	 i, round;
 
 	for (i = 0; i < n_workers; i++)
 		pthread_join(workers[i]->thread, NULL);
+	/* The threads are gone: this thread now plays each worker in turn. */
 	for (i = 0; i < n_workers; i++) {
 		w = workers[i];
 		worker_tls = w;
@@ -254,13 +255,21 @@ worker_join_all(void)
 		worker_free_sessions(w);
 		conn_before_sleep(w);
 		router_before_sleep(w);
-		loop_drain(&w->loop);
 		worker_tls = NULL;
+	}
+	/* Items in flight between workers die out: no session is left. */
+	for (round = 0; round < 16; round++) {
+		for (i = 0; i < n_workers; i++) {
+			w = workers[i];
+			worker_tls = w;
+			loop_drain(&w->loop);
+			router_before_sleep(w);
+			worker_tls = NULL;
+		}
 	}
 	for (i = 0; i < n_workers; i++) {
 		w = workers[i];
 		worker_tls = w;
-		loop_drain(&w->loop);
 		router_release(w);
 		loop_release(&w->loop);
 		ev_loop_destroy(w->loop.ev);
