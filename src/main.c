@@ -223,7 +223,8 @@ main_run(int daemon_mode)
 			free(ls);
 			ls = tmp;
 		}
-		log_notice("flockmq is ready: node '%s', %u workers, "
+		/* Always logged, whatever the level: tools wait for it. */
+		log_write(LOG_L_NOTICE, "flockmq is ready: node '%s', %u workers, "
 		    "listeners: %s", config->node_name, nw,
 		    ls != NULL ? ls : "none");
 		free(ls);

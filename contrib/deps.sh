@@ -1,0 +1,45 @@
+#!/bin/sh
+# contrib/deps.sh: install what building and testing flockmq needs, from
+# Debian 12 packages.  Idempotent and quiet: does nothing when everything is
+# installed already.  Run as root (or with sudo available).
+#
+#	sh contrib/deps.sh		build and test dependencies
+#	sh contrib/deps.sh --extra	also clang (--enable-fuzzing) and valgrind
+#					(FLOCKMQ_TEST_VALGRIND=1)
+set -eu
+
+packages="
+	build-essential autoconf automake libtool pkg-config
+	libev-dev libleveldb-dev libmbedtls-dev libmicrohttpd-dev libyaml-dev
+	libjansson-dev
+	perl python3 python3-paho-mqtt python3-yaml
+	mosquitto mosquitto-clients curl openssl
+"
+case ${1:-} in
+--extra) packages="$packages clang valgrind" ;;
+"") ;;
+*) echo "usage: sh contrib/deps.sh [--extra]" >&2; exit 1 ;;
+esac
+
+missing=
+for p in $packages; do
+	if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null |
+	    grep -q '^install ok installed$'; then
+		missing="$missing $p"
+	fi
+done
+test -n "$missing" || exit 0
+
+sudo=
+if test "$(id -u)" != 0; then
+	command -v sudo >/dev/null 2>&1 || {
+		echo "deps.sh: not root and no sudo; install:$missing" >&2
+		exit 1
+	}
+	sudo=sudo
+fi
+echo "deps.sh: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get -qq update
+# shellcheck disable=SC2086 # $missing is a list of package names
+$sudo apt-get -qq -y --no-install-recommends install $missing >/dev/null
