@@ -351,6 +351,16 @@
 	    "30s", 0, CONFIG_NOMAX, CONFIG_F_RELOAD | CONFIG_F_DISABLED, \
 	    "How often $SYS uptime and datetime are published; disabled " \
 	    "(or 0s) publishes none.")					\
+	X("sys_topics.sys_event_messages.client_connected",		\
+	    sys_topics_sys_event_messages_client_connected, BOOL, NONE,	\
+	    "true", 0, 0, CONFIG_F_RELOAD,				\
+	    "Publish $SYS/brokers/NODE/clients/ID/connected (JSON) when "	\
+	    "a client connects.")					\
+	X("sys_topics.sys_event_messages.client_disconnected",		\
+	    sys_topics_sys_event_messages_client_disconnected, BOOL, NONE, \
+	    "true", 0, 0, CONFIG_F_RELOAD,				\
+	    "Publish $SYS/brokers/NODE/clients/ID/disconnected (JSON) when " \
+	    "a client disconnects.")					\
 	X("log.console.enable", log_console_enable, BOOL, NONE,		\
 	    "true", 0, 0, CONFIG_F_RESTART,				\
 	    "Log to standard error when running in the foreground.")	\

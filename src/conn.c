@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "proto.h"
 #include "session.h"
+#include "sys.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -443,6 +444,8 @@ conn_close(struct conn *c, const char *why)
 	ev_io_stop(w->loop.ev, &c->io);
 	ev_timer_stop(w->loop.ev, &c->timer);
 	if (c->state == CONN_S_OPEN) {
+		sys_client_event(w, c, false, c->got_disconnect ? "normal" :
+		    why != NULL ? why : "closed");
 		METRIC_INC(&w->metrics, CLIENT_DISCONNECTED);
 		METRIC_DEC(&w->metrics, LIVE_CONNECTIONS_COUNT);
 	}
@@ -491,14 +494,19 @@ conn_before_sleep(struct worker *w)
 {
 	struct conn	*c, *next;
 
-	for (c = w->tx_pending, w->tx_pending = NULL; c != NULL; c = next) {
-		next = c->tx_next;
-		c->in_tx_list = false;
-		if (c->state == CONN_S_CLOSING)
-			continue;
-		if (conn_flush(c) != 0) {
-			c->will_on_close = c->state == CONN_S_OPEN;
-			conn_close(c, strerror(errno));
+	/* A failed write closes a conn, which may publish a will and queue
+	 * more writes: go round until nothing is pending. */
+	while (w->tx_pending != NULL) {
+		for (c = w->tx_pending, w->tx_pending = NULL; c != NULL;
+		    c = next) {
+			next = c->tx_next;
+			c->in_tx_list = false;
+			if (c->state == CONN_S_CLOSING)
+				continue;
+			if (conn_flush(c) != 0) {
+				c->will_on_close = c->state == CONN_S_OPEN;
+				conn_close(c, strerror(errno));
+			}
 		}
 	}
 	while ((c = w->closing) != NULL) {

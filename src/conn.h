@@ -57,6 +57,7 @@ struct conn {
 	bool		 will_on_close;	/* publish the will when closing */
 	bool		 got_disconnect;
 	bool		 quiet;		/* no log line on close */
+	bool		 clean_start;
 	uint16_t	 keepalive;
 	uint16_t	 alias_max_in;	/* Topic Alias Maximum we granted */
 	uint16_t	 alias_max_out;	/* client's Topic Alias Maximum */

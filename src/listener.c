@@ -244,6 +244,7 @@ listener_init(char **cause)
 		l->cfg = lc;
 		l->id = xstrdup(lc->id);
 		l->bind_text = xstrdup(lc->bind);
+		l->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 		listeners[n_listeners++] = l;
 		for (k = 0; k < n_workers; k++) {
 			fd = listener_socket(&ss, len, lc->id, lc->bind, cause);

@@ -18,6 +18,7 @@ struct listener {
 	char		*id;		/* "tcp:default" */
 	char		*bind_text;
 	uint32_t	 conns;		/* atomic: open connections */
+	uint16_t	 port;
 	int		 running;
 };
 

@@ -22,6 +22,7 @@
 #include "retain.h"
 #include "router.h"
 #include "session.h"
+#include "sys.h"
 #include "topic.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -454,6 +455,9 @@ proto_connect(struct conn *c, const struct mqtt_packet *pkt)
 	c->alias_max_in = v == MQTT_V5 ?
 	    (uint16_t)config->mqtt_max_topic_alias : 0;
 	session_attach(s, c);
+	c->clean_start = ct->clean_start;
+	free(s->username);
+	s->username = ct->has_username ? str_dup(ct->username) : NULL;
 	if (ct->will)
 		session_set_will(s, proto_will(c, ct, s),
 		    (ct->will_props.has & MQTT_HAS(MQTT_PROP_WILL_DELAY)) ?
@@ -527,6 +531,7 @@ proto_connect(struct conn *c, const struct mqtt_packet *pkt)
 	    "session present %d, expiry %u", conn_name(c),
 	    v == MQTT_V5 ? "5.0" : v == MQTT_V311 ? "3.1.1" : "3.1",
 	    c->keepalive, ct->clean_start, present, s->expiry);
+	sys_client_event(w, c, true, NULL);
 	if (present)
 		session_resume(s);
 out:

@@ -411,6 +411,8 @@ router_publish(struct worker *w, struct msg *m)
 	rm.any = false;
 	topic_trie_match(w->routes, msg_topic(m), router_route_cb, &rm);
 	if (!rm.any) {
+		if (m->flags & MSG_F_SYS)
+			return (0);
 		METRIC_INC(&w->metrics, MESSAGES_DROPPED);
 		METRIC_INC(&w->metrics, MESSAGES_DROPPED_NO_SUBSCRIBERS);
 		return (0);

@@ -132,6 +132,7 @@ session_end(struct session *s)
 	METRIC_INC(&w->metrics, SESSION_TERMINATED);
 	log_debug("session: '%s' ended", s->client_id);
 	free(s->client_id);
+	free(s->username);
 	free(s);
 }
 

@@ -69,6 +69,7 @@ struct will {
 struct session {
 	uint64_t	 sid;
 	char		*client_id;
+	char		*username;	/* NULL when none was given */
 	uint32_t	 client_hash;
 	uint8_t		 version;
 	bool		 assigned_id;

@@ -11,7 +11,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "config.h"
+#include "conn.h"
+#include "listener.h"
+#include "session.h"
 #include "metrics.h"
 #include "msg.h"
 #include "retain.h"
@@ -55,6 +60,65 @@ sys_publish(const char *topic, const char *payload, int retain)
 		worker_post(workers[i], &call->hdr);
 	}
 	msg_unref(m);
+}
+
+/* A client connected or went away: publish EMQX's event message. */
+void
+sys_client_event(struct worker *w, const struct conn *c, bool connected,
+    const char *reason)
+{
+	const struct session	*s = c->s;
+	struct msg		*m;
+	json_t			*j;
+	char			*topic, *payload;
+	uint64_t		 now = now_ms();
+	char			 ip[64], *colon;
+
+	if (s == NULL || (connected ?
+	    !config->sys_topics_sys_event_messages_client_connected :
+	    !config->sys_topics_sys_event_messages_client_disconnected))
+		return;
+	snprintf(ip, sizeof ip, "%s", conn_addr(c));
+	if ((colon = strrchr(ip, ':')) != NULL)
+		*colon = '\0';
+	j = json_pack("{s:s, s:s?, s:s, s:i, s:i, s:s, s:I}",
+	    "clientid", s->client_id, "username", s->username,
+	    "ipaddress", ip[0] == '[' ? ip + 1 : ip, "sockport",
+	    c->l != NULL ? (int)c->l->port : 0, "proto_ver", (int)c->version, "proto_name",
+	    c->version == 3 ? "MQIsdp" : "MQTT", "ts", (json_int_t)now);
+	if (j == NULL)
+		return;
+	if (colon != NULL && ip[0] == '[' && colon[-1] == ']')
+		colon[-1] = '\0';
+	if (connected) {
+		json_object_set_new(j, "keepalive",
+		    json_integer(c->keepalive));
+		json_object_set_new(j, "clean_start", json_boolean(
+		    c->clean_start));
+		json_object_set_new(j, "expiry_interval",
+		    json_integer(s->expiry == UINT32_MAX ? -1 :
+		    (json_int_t)s->expiry));
+		json_object_set_new(j, "connected_at",
+		    json_integer((json_int_t)now));
+		json_object_set_new(j, "connack", json_integer(0));
+	} else {
+		json_object_set_new(j, "reason", json_string(reason != NULL ?
+		    reason : "normal"));
+		json_object_set_new(j, "disconnected_at",
+		    json_integer((json_int_t)now));
+	}
+	payload = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (payload == NULL)
+		return;
+	xasprintf(&topic, "$SYS/brokers/%s/clients/%s/%s", config->node_name,
+	    s->client_id, connected ? "connected" : "disconnected");
+	m = msg_new(STR(topic), STR(payload), 0, false, NULL, 0, 0);
+	m->flags |= MSG_F_SYS;
+	router_publish(w, m);
+	msg_unref(m);
+	free(topic);
+	free(payload);
 }
 
 /* Seconds since start. */

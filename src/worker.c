@@ -142,6 +142,8 @@ worker_before_sleep(struct loop *l)
 
 	router_before_sleep(w);
 	conn_before_sleep(w);
+	/* Closing conns may have published wills: hand those over too. */
+	router_before_sleep(w);
 	w->now = now_ms();
 }
 
