@@ -168,19 +168,41 @@ conn_set_state(struct conn *c, enum conn_state st)
 	c->state = st;
 }
 
-/* Arm the keepalive (or idle) timeout; 0 disables it. */
-void
-conn_set_keepalive(struct conn *c, double seconds)
+/*
+ * (Re)arm the one timer for the nearest deadline: the idle timeout from the
+ * accept (before CONNECT), the keepalive from the last packet (after), and
+ * the next look at the rate limit while paused.
+ */
+static void
+conn_timer_arm(struct conn *c)
 {
-	c->ka_timeout = seconds;
+	ev_tstamp	 now = ev_now(c->w->loop.ev), next = -1;
+
 	ev_timer_stop(c->w->loop.ev, &c->timer);
-	if (seconds > 0 || c->paused) {
-		ev_timer_set(&c->timer, seconds > 0 ? seconds : 0.1, 0.);
+	if (c->state == CONN_S_CLOSING)
+		return;
+	if (c->ka_timeout > 0) {
+		next = c->last_rx + c->ka_timeout - now;
+		if (next < 0.001)
+			next = 0.001;
+	}
+	if (c->paused && (next < 0 || next > 0.05))
+		next = 0.05;
+	if (next >= 0) {
+		ev_timer_set(&c->timer, next, 0.);
 		ev_timer_start(c->w->loop.ev, &c->timer);
 	}
 }
 
-/* Note activity for the keepalive check. */
+/* Set the keepalive (or idle) timeout in seconds; 0 disables it. */
+void
+conn_set_keepalive(struct conn *c, double seconds)
+{
+	c->ka_timeout = seconds;
+	conn_timer_arm(c);
+}
+
+/* A whole packet arrived after CONNECT: the keepalive counts from here. */
 void
 conn_touch(struct conn *c)
 {
@@ -192,33 +214,25 @@ static void
 conn_timer_cb(EV_P_ ev_timer *t, int revents)
 {
 	struct conn	*c = t->data;
-	ev_tstamp	 now = ev_now(EV_A), next = 0;
+	ev_tstamp	 now = ev_now(EV_A);
 
+	(void)t;
 	(void)revents;
 	if (c->paused) {
 		conn_resume_reading(c);
 		if (c->state == CONN_S_CLOSING)
 			return;
 	}
-	if (c->ka_timeout > 0) {
-		if (now - c->last_rx >= c->ka_timeout) {
-			if (c->state == CONN_S_NEW) {
-				log_info("conn: %s closed: no CONNECT within "
-				    "idle_timeout", conn_addr(c));
-				conn_close(c, NULL);
-			} else
-				proto_disconnect(c, 0x8d,
-				    "keepalive timeout");
-			return;
-		}
-		next = c->last_rx + c->ka_timeout - now;
+	if (c->ka_timeout > 0 && now - c->last_rx >= c->ka_timeout) {
+		if (c->state == CONN_S_NEW) {
+			log_info("conn: %s closed: no CONNECT within "
+			    "idle_timeout", conn_addr(c));
+			conn_close(c, NULL);
+		} else
+			proto_disconnect(c, 0x8d, "keepalive timeout");
+		return;
 	}
-	if (c->paused && (next == 0 || next > 0.05))
-		next = 0.05;
-	if (next > 0) {
-		ev_timer_set(t, next, 0.);
-		ev_timer_start(EV_A, t);
-	}
+	conn_timer_arm(c);
 }
 
 /* Add to the worker's flush list. */
@@ -280,9 +294,7 @@ conn_pause(struct conn *c)
 	ev_io_set(&c->io, c->fd, c->want_write ? EV_WRITE : 0);
 	if (c->want_write)
 		ev_io_start(c->w->loop.ev, &c->io);
-	ev_timer_stop(c->w->loop.ev, &c->timer);
-	ev_timer_set(&c->timer, 0.05, 0.);
-	ev_timer_start(c->w->loop.ev, &c->timer);
+	conn_timer_arm(c);
 }
 
 /* Refill the rate buckets; true if reading may go on. */
@@ -386,7 +398,6 @@ conn_read(struct conn *c)
 		return;
 	}
 	METRIC_ADD(&w->metrics, BYTES_RECEIVED, n);
-	conn_touch(c);
 	if (buf_used(&c->rx) != 0) {
 		c->rx.len += (size_t)n;
 		conn_feed(c, buf_head(&c->rx), buf_used(&c->rx), true);
@@ -404,10 +415,10 @@ conn_resume_reading(struct conn *c)
 	ev_io_stop(c->w->loop.ev, &c->io);
 	ev_io_set(&c->io, c->fd, EV_READ | (c->want_write ? EV_WRITE : 0));
 	ev_io_start(c->w->loop.ev, &c->io);
-	if (buf_used(&c->rx) != 0)
-		conn_feed(c, buf_head(&c->rx), buf_used(&c->rx), true);
-	if (c->state != CONN_S_CLOSING)
-		conn_set_keepalive(c, c->ka_timeout);
+	if (buf_used(&c->rx) != 0 &&
+	    !conn_feed(c, buf_head(&c->rx), buf_used(&c->rx), true))
+		return;
+	conn_timer_arm(c);
 }
 
 /* Socket events. */

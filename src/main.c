@@ -46,6 +46,7 @@ usage(void)
 	    "  stop          stop the daemon started with 'start'\n"
 	    "  check-config  validate the configuration and print it\n"
 	    "  version       print the version\n"
+	    "  config-example  print an example configuration with every key\n"
 	    "  -c FILE       configuration file (default %s)\n",
 	    FLOCKMQ_CONFIG_FILE);
 	exit(2);
@@ -140,6 +141,25 @@ main_rlimit(void)
 		rl.rlim_cur = rl.rlim_max;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+/* True if pid is a live flockmq process (not a reused pid). */
+static int
+main_pid_is_flockmq(long pid)
+{
+	char	 path[64], comm[64];
+	FILE	*f;
+	int	 ok = 0;
+
+	if (pid <= 0 || kill((pid_t)pid, 0) != 0)
+		return (0);
+	snprintf(path, sizeof path, "/proc/%ld/comm", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return (0);
+	if (fgets(comm, sizeof comm, f) != NULL)
+		ok = strncmp(comm, "flockmq", 7) == 0;
+	fclose(f);
+	return (ok);
 }
 
 /* Write the pid file. */
@@ -264,8 +284,7 @@ main_start(void)
 
 	pf = main_pidfile_path();
 	if ((f = fopen(pf, "r")) != NULL) {
-		if (fscanf(f, "%ld", &old) == 1 && old > 0 &&
-		    kill((pid_t)old, 0) == 0) {
+		if (fscanf(f, "%ld", &old) == 1 && main_pid_is_flockmq(old)) {
 			fprintf(stderr, "flockmq: already running (pid %ld, "
 			    "pid file '%s')\n", old, pf);
 			fclose(f);
@@ -335,6 +354,13 @@ main_stop(void)
 		return (1);
 	}
 	fclose(f);
+	if (!main_pid_is_flockmq(pid)) {
+		fprintf(stderr, "flockmq: not running (pid %ld in '%s' is not "
+		    "flockmq; removing the stale pid file)\n", pid, pf);
+		unlink(pf);
+		free(pf);
+		return (1);
+	}
 	if (kill((pid_t)pid, SIGTERM) != 0) {
 		fprintf(stderr, "flockmq: cannot signal pid %ld: %s\n", pid,
 		    strerror(errno));

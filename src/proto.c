@@ -259,9 +259,10 @@ proto_disconnect(struct conn *c, uint8_t rc, const char *why)
 /* Close for a protocol failure with the right reason code. */
 static void
 proto_error(struct conn *c, enum mqtt_status st, const char *why,
-    const struct mqtt_packet *pkt)
+    const struct mqtt_packet *pkt, const uint8_t *p, size_t len)
 {
 	uint8_t	 rc, version;
+	size_t	 i;
 
 	METRIC_INC(&c->w->metrics, PACKETS_MALFORMED);
 	switch (st) {
@@ -283,6 +284,14 @@ proto_error(struct conn *c, enum mqtt_status st, const char *why,
 	if (c->state == CONN_S_NEW) {
 		version = pkt->type == MQTT_CONNECT ? pkt->u.connect.version :
 		    0;
+		/* Not decoded (too big): peek at the protocol level byte. */
+		if (version == 0 && len > 1 && p[0] == 0x10) {
+			for (i = 1; i < 5 && i < len && (p[i] & 0x80); i++)
+				;
+			if (i + 7 < len && p[i + 1] == 0 && p[i + 2] == 4 &&
+			    memcmp(p + i + 3, "MQTT", 4) == 0)
+				version = p[i + 7];
+		}
 		if (st == MQTT_UNSUPPORTED) {
 			proto_refuse(c, version, rc,
 			    MQTT3_RC_BAD_VERSION, why);
@@ -419,8 +428,11 @@ proto_connect(struct conn *c, const struct mqtt_packet *pkt)
 	s = session_find(w, id);
 	if (s != NULL && (old = s->conn) != NULL) {
 		METRIC_INC(&w->metrics, SESSION_TAKENOVER);
-		log_info("proto: %s takes over the session from %s",
-		    conn_name(c), conn_addr(old));
+		char	 oldaddr[64];
+
+		snprintf(oldaddr, sizeof oldaddr, "%s", conn_addr(old));
+		log_info("proto: client '%s' %s takes over the session from %s",
+		    s->client_id, conn_addr(c), oldaddr);
 		proto_disconnect(old, MQTT_RC_SESSION_TAKEN_OVER,
 		    "session taken over");
 		s = session_find(w, id);
@@ -523,6 +535,7 @@ proto_connect(struct conn *c, const struct mqtt_packet *pkt)
 	METRIC_INC(&w->metrics, CLIENT_CONNACK);
 	ka = c->keepalive * config->mqtt_keepalive_multiplier;
 	conn_set_state(c, CONN_S_OPEN);
+	conn_touch(c);
 	conn_set_keepalive(c, ka);
 	METRIC_INC(&w->metrics, CLIENT_CONNECTED);
 	METRIC_INC(&w->metrics, LIVE_CONNECTIONS_COUNT);
@@ -990,7 +1003,7 @@ proto_input(struct conn *c, const uint8_t *p, size_t len, bool *handoff)
 		if (st != MQTT_OK) {
 			log_debug("proto: %s bad packet: %s", conn_name(c),
 			    why != NULL ? why : "?");
-			proto_error(c, st, why, &pkt);
+			proto_error(c, st, why, &pkt, p + off, len - off);
 			return (off);
 		}
 		METRIC_INC(&c->w->metrics, PACKETS_RECEIVED);
@@ -1009,8 +1022,10 @@ proto_input(struct conn *c, const uint8_t *p, size_t len, bool *handoff)
 				return (off);
 			}
 			proto_connect(c, &pkt);
-		} else
+		} else {
+			conn_touch(c);
 			proto_dispatch(c, &pkt);
+		}
 		off += used;
 		if (c->state != CONN_S_CLOSING &&
 		    !conn_rate_charge(c, used, pkt.type == MQTT_PUBLISH))
