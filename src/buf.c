@@ -124,7 +124,7 @@ varint_len(uint32_t v)
 	return (4);
 }
 
-/* Drop n bytes from the front; free the memory once empty. */
+/* Drop n bytes from the front (the memory stays: see buf_shrink). */
 void
 buf_consume(struct buf *b, size_t n)
 {

@@ -176,7 +176,7 @@ conn_set_state(struct conn *c, enum conn_state st)
 static void
 conn_timer_arm(struct conn *c)
 {
-	ev_tstamp	 now = ev_now(c->w->loop.ev), next = -1;
+	ev_tstamp	 now = ev_now(c->w->loop.ev), next = -1, due;
 
 	ev_timer_stop(c->w->loop.ev, &c->timer);
 	if (c->state == CONN_S_CLOSING)
@@ -188,6 +188,14 @@ conn_timer_arm(struct conn *c)
 	}
 	if (c->paused && (next < 0 || next > 0.05))
 		next = 0.05;
+	if (c->s != NULL && c->state == CONN_S_OPEN &&
+	    (due = session_retry_due(c->s)) != 0) {
+		due -= now;
+		if (due < 0.001)
+			due = 0.001;
+		if (next < 0 || due < next)
+			next = due;
+	}
 	if (next >= 0) {
 		ev_timer_set(&c->timer, next, 0.);
 		ev_timer_start(c->w->loop.ev, &c->timer);
@@ -232,6 +240,15 @@ conn_timer_cb(EV_P_ ev_timer *t, int revents)
 			proto_disconnect(c, 0x8d, "keepalive timeout");
 		return;
 	}
+	if (c->s != NULL && c->state == CONN_S_OPEN)
+		session_retry(c->s, now);
+	conn_timer_arm(c);
+}
+
+/* Re-arm the timer after a deadline changed. */
+void
+conn_timer_rearm(struct conn *c)
+{
 	conn_timer_arm(c);
 }
 
@@ -364,8 +381,10 @@ conn_feed(struct conn *c, const uint8_t *p, size_t len, bool from_rx)
 	}
 	if (c->state == CONN_S_CLOSING)
 		return (false);
-	if (from_rx)
+	if (from_rx) {
 		buf_consume(&c->rx, used);
+		buf_shrink(&c->rx);
+	}
 	else if (used < len)
 		buf_add(&c->rx, p + used, len - used);
 	return (true);
@@ -517,6 +536,14 @@ conn_before_sleep(struct worker *w)
 			if (conn_flush(c) != 0) {
 				c->will_on_close = c->state == CONN_S_OPEN;
 				conn_close(c, strerror(errno));
+				continue;
+			}
+			if (c->s != NULL && c->state == CONN_S_OPEN &&
+			    session_queue_len(c->s) != 0 &&
+			    buf_used(&c->tx) < CONN_TX_HIGH / 2) {
+				session_drain(c->s);
+				if (buf_used(&c->tx) != 0)
+					conn_want_flush(c);
 			}
 		}
 	}

@@ -100,6 +100,8 @@ void		 conn_before_sleep(struct worker *);
 void		 conn_set_state(struct conn *, enum conn_state);
 void		 conn_set_keepalive(struct conn *, double seconds);
 void		 conn_touch(struct conn *);
+/* Re-arm the timer after a deadline changed (retry, pause). */
+void		 conn_timer_rearm(struct conn *);
 /* "client 'id' 1.2.3.4:5678" for logs; static per-thread buffer. */
 const char	*conn_name(const struct conn *);
 const char	*conn_addr(const struct conn *);

@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "log.h"
 #include "retain.h"
+#include "router.h"
 #include "sys.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -262,6 +263,7 @@ main_run(int daemon_mode)
 	worker_join_all();
 	listener_free_all();
 	retain_release();
+	router_exclusive_free_all();
 	if (main_pidfile != NULL) {
 		unlink(main_pidfile);
 		free(main_pidfile);

@@ -125,8 +125,9 @@ alias_in_get(struct conn *c, uint16_t alias, struct str *topic)
 }
 
 /*
- * Outgoing alias for a topic: returns the alias and sets *known if the
- * client already has it; 0 if none can be used.
+ * Outgoing alias for a topic: the alias the client already knows (*known
+ * set), or the one a new mapping would take, or 0 if none can be used.
+ * Nothing is recorded until alias_out_commit().
  */
 static uint16_t
 alias_out(struct conn *c, struct str topic, bool *known)
@@ -143,6 +144,15 @@ alias_out(struct conn *c, struct str topic, bool *known)
 	}
 	if (c->alias_next_out >= c->alias_max_out)
 		return (0);
+	return ((uint16_t)(c->alias_next_out + 1));
+}
+
+/* Record a new outgoing alias chosen by alias_out(). */
+static void
+alias_out_commit(struct conn *c, struct str topic)
+{
+	struct alias_ent	*e;
+
 	if (c->alias_out == NULL) {
 		c->alias_out = xcalloc(1, sizeof *c->alias_out);
 		hmap_init(&c->alias_out->h);
@@ -153,7 +163,6 @@ alias_out(struct conn *c, struct str topic, bool *known)
 	memcpy(e->topic, topic.p, topic.len);
 	hmap_put(&c->alias_out->h, (struct str){ (const uint8_t *)e->topic,
 	    e->len }, e);
-	return (e->alias);
 }
 
 /* Encode pkt into the conn and schedule the write. */
@@ -675,21 +684,28 @@ proto_send_publish(struct conn *c, struct qitem *qi, bool dup)
 		}
 	}
 	rem = 2 + topic.len + (qi->qos > 0 ? 2 : 0) + m->payload_len;
-	if (c->version == MQTT_V5)
+	if (c->version == MQTT_V5 &&
+	    (alias = alias_out(c, topic, &known)) != 0) {
+		size_t	 arem, aplen = plen + 3;
+
+		/* MQTT-3.1.2-24: the alias must not push it over the limit. */
+		arem = rem + varint_len((uint32_t)aplen) + aplen -
+		    (known ? topic.len : 0);
+		if (1 + varint_len((uint32_t)arem) + arem <= c->max_packet_out) {
+			if (!known)
+				alias_out_commit(c, topic);
+			else
+				topic.len = 0;
+			plen = aplen;
+			rem = arem;
+		} else
+			alias = 0;
+	}
+	if (alias == 0 && c->version == MQTT_V5)
 		rem += varint_len((uint32_t)plen) + plen;
 	total = 1 + varint_len((uint32_t)rem) + rem;
 	if (total > c->max_packet_out || rem > 268435455)
 		return (false);
-	if (c->version == MQTT_V5 && (alias = alias_out(c, topic, &known))) {
-		plen += 3;
-		rem += 3;
-		if (known) {
-			rem -= topic.len;
-			topic.len = 0;
-		}
-		rem += varint_len((uint32_t)plen) -
-		    varint_len((uint32_t)(plen - 3));
-	}
 	buf_reserve(b, 5 + rem);
 	buf_add_u8(b, (uint8_t)(0x30 | (dup ? 0x08 : 0) | (qi->qos << 1) |
 	    (qi->retain ? 1 : 0)));
@@ -746,7 +762,8 @@ static void
 proto_retained_cb(struct msg *m, void *arg)
 {
 	struct proto_retained	*pr = arg;
-	uint8_t			 qos = pr->qos < m->qos ? pr->qos : m->qos;
+	uint8_t			 qos = config->mqtt_upgrade_qos ? pr->qos :
+				    (pr->qos < m->qos ? pr->qos : m->qos);
 
 	if (pr->s->conn == NULL)
 		return;
@@ -771,6 +788,8 @@ proto_subscribe(struct conn *c, const struct mqtt_packet *pkt)
 	size_t				 off = 0, i = 0, n_ret = 0, k;
 	uint32_t			 sub_id = 0;
 	bool				 v5 = c->version == MQTT_V5, existed;
+	bool				 excl;
+	struct sub			*sub;
 	int				 sh;
 	uint8_t				 rc, fail = v5 ? 0 : 0x80;
 
@@ -782,11 +801,20 @@ proto_subscribe(struct conn *c, const struct mqtt_packet *pkt)
 	rqos = xcalloc(sb->n, 1);
 	while (mqtt_sub_next(sb, &off, &e)) {
 		sh = topic_parse_share(e.filter, &group, &filter);
+		excl = false;
 		if (sh == 0) {
 			group = STR_NULL;
 			filter = e.filter;
+			if (filter.len > 11 &&
+			    memcmp(filter.p, "$exclusive/", 11) == 0) {
+				excl = true;
+				filter.p += 11;
+				filter.len -= 11;
+			}
 		}
-		if (sh == -1 || !topic_valid_filter(filter,
+		if (excl && !config->mqtt_exclusive_subscription)
+			rc = v5 ? MQTT_RC_TOPIC_FILTER_INVALID : 0x80;
+		else if (sh == -1 || !topic_valid_filter(filter,
 		    (unsigned)config->mqtt_max_topic_levels))
 			rc = v5 ? MQTT_RC_TOPIC_FILTER_INVALID : 0x80;
 		else if (sh == 1 && !config->mqtt_shared_subscription)
@@ -805,12 +833,15 @@ proto_subscribe(struct conn *c, const struct mqtt_packet *pkt)
 		    s->n_subs >= (uint64_t)config->mqtt_max_subscriptions &&
 		    session_sub_find(s, e.filter) == NULL)
 			rc = v5 ? MQTT_RC_QUOTA_EXCEEDED : 0x80;
+		else if (excl && router_exclusive_take(filter, s->sid) != 0)
+			rc = v5 ? MQTT_RC_QUOTA_EXCEEDED : 0x80;
 		else {
 			rc = e.qos < config->mqtt_max_qos_allowed ? e.qos :
 			    (uint8_t)config->mqtt_max_qos_allowed;
-			session_subscribe(s, e.filter, group, filter, rc,
+			sub = session_subscribe(s, e.filter, group, filter, rc,
 			    e.no_local, e.retain_as_published,
 			    e.retain_handling, sub_id, &existed);
+			sub->exclusive = excl;
 			if (sh == 0 && config->mqtt_retain_available &&
 			    (e.retain_handling == 0 ||
 			    (e.retain_handling == 1 && !existed))) {
@@ -1049,4 +1080,5 @@ proto_adopted(struct conn *c)
 		return;
 	}
 	buf_consume(&c->rx, used);
+	buf_shrink(&c->rx);
 }

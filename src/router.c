@@ -10,10 +10,12 @@
  * before socket reads in a loop turn (EV_MAXPRI), so a publish that a
  * client sends after seeing the SUBACK always finds the route.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
+#include "hmap.h"
 #include "log.h"
 #include "msg.h"
 #include "retain.h"
@@ -316,6 +318,11 @@ router_send_shared(struct worker *w, struct msg *m,
 		router_shared_in(w, fs);
 	else {
 		METRIC_INC(&w->metrics, MESSAGES_FORWARD);
+		if (w->out[mb->worker] != NULL) {
+			loop_push(&workers[mb->worker]->loop,
+			    &w->out[mb->worker]->hdr);
+			w->out[mb->worker] = NULL;
+		}
 		router_push(w, mb->worker, &fs->hdr);
 	}
 }
@@ -441,6 +448,23 @@ router_publish(struct worker *w, struct msg *m)
 	return (1);
 }
 
+/* Add a subscription identifier to a delivery (MQTT-3.3.4-3: all ids). */
+static void
+delivery_add_id(struct delivery *dl, uint32_t id)
+{
+	if (dl->n_ids < 4) {
+		dl->inl[dl->n_ids++] = id;
+		return;
+	}
+	if (dl->n_ids == 4) {
+		dl->heap = xreallocarray(NULL, 8, sizeof *dl->heap);
+		memcpy(dl->heap, dl->inl, sizeof dl->inl);
+	} else if ((dl->n_ids & (dl->n_ids - 1)) == 0)
+		dl->heap = xreallocarray(dl->heap, dl->n_ids * 2,
+		    sizeof *dl->heap);
+	dl->heap[dl->n_ids++] = id;
+}
+
 /* topic_trie_match callback over this worker's subscriptions. */
 static void
 router_sub_cb(struct str filter, void *value, void *arg)
@@ -456,7 +480,8 @@ router_sub_cb(struct str filter, void *value, void *arg)
 	(void)filter;
 	for (sub = value; sub != NULL; sub = sub->node_next) {
 		s = sub->s;
-		if (sub->no_local && s->sid == m->origin) {
+		if ((sub->no_local || config->mqtt_ignore_loop_deliver) &&
+		    s->sid == m->origin) {
 			METRIC_INC(&w->metrics, DELIVERY_DROPPED_NO_LOCAL);
 			continue;
 		}
@@ -476,6 +501,7 @@ router_sub_cb(struct str filter, void *value, void *arg)
 			dl->qos = qos;
 			dl->retain = sub->rap && m->retain;
 			dl->n_ids = 0;
+			dl->heap = NULL;
 		} else {
 			dl = &w->dl[s->match_idx];
 			if (qos > dl->qos)
@@ -483,8 +509,8 @@ router_sub_cb(struct str filter, void *value, void *arg)
 			if (sub->rap && m->retain)
 				dl->retain = true;
 		}
-		if (sub->sub_id != 0 && dl->n_ids < 4)
-			dl->ids[dl->n_ids++] = sub->sub_id;
+		if (sub->sub_id != 0)
+			delivery_add_id(dl, sub->sub_id);
 	}
 }
 
@@ -505,8 +531,9 @@ router_deliver_local(struct worker *w, struct msg *m)
 	n = w->n_dl;
 	for (i = 0; i < n; i++) {
 		dl = &w->dl[i];
-		session_deliver(dl->s, m, dl->qos, dl->retain, dl->ids,
-		    dl->n_ids, NULL);
+		session_deliver(dl->s, m, dl->qos, dl->retain,
+		    dl->n_ids > 4 ? dl->heap : dl->inl, dl->n_ids, NULL);
+		free(dl->heap);
 	}
 	w->n_dl = 0;
 }
@@ -605,4 +632,65 @@ router_before_sleep(struct worker *w)
 			loop_wake(&workers[d]->loop);
 	}
 	w->wake_mask = 0;
+}
+
+/* $exclusive/ subscriptions: filter -> owner, node-wide (SUBSCRIBE only). */
+struct exclusive {
+	uint64_t	 sid;
+	size_t		 len;
+	char		 filter[];
+};
+
+static pthread_mutex_t	 exclusive_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct hmap	 exclusive_map;
+
+/* Take an exclusive filter for sid; -1 if another session holds it. */
+int
+router_exclusive_take(struct str filter, uint64_t sid)
+{
+	struct exclusive	*e;
+	int			 rv = 0;
+
+	pthread_mutex_lock(&exclusive_lock);
+	if ((e = hmap_get(&exclusive_map, filter)) != NULL)
+		rv = e->sid == sid ? 0 : -1;
+	else {
+		e = xmalloc(sizeof *e + filter.len);
+		e->sid = sid;
+		e->len = filter.len;
+		memcpy(e->filter, filter.p, filter.len);
+		hmap_put(&exclusive_map, (struct str){
+		    (const uint8_t *)e->filter, e->len }, e);
+	}
+	pthread_mutex_unlock(&exclusive_lock);
+	return (rv);
+}
+
+/* Give an exclusive filter back. */
+void
+router_exclusive_release(struct str filter, uint64_t sid)
+{
+	struct exclusive	*e;
+
+	pthread_mutex_lock(&exclusive_lock);
+	if ((e = hmap_get(&exclusive_map, filter)) != NULL && e->sid == sid) {
+		hmap_del(&exclusive_map, filter);
+		free(e);
+	}
+	pthread_mutex_unlock(&exclusive_lock);
+}
+
+/* Free the registry at shutdown. */
+void
+router_exclusive_free_all(void)
+{
+	struct hmap_ent	*e;
+	size_t		 i = 0;
+
+	pthread_mutex_lock(&exclusive_lock);
+	for (e = hmap_next(&exclusive_map, &i, NULL); e != NULL;
+	    e = hmap_next(&exclusive_map, &i, e))
+		free(e->val);
+	hmap_release(&exclusive_map);
+	pthread_mutex_unlock(&exclusive_lock);
 }

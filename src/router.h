@@ -73,6 +73,10 @@ void	 router_shared_in(struct worker *, struct fwd_shared *);
 void	 router_redispatch(struct worker *, struct msg *, const char *share,
 	    uint64_t exclude_sid, uint8_t hops);
 void	 router_before_sleep(struct worker *);
+/* $exclusive/FILTER: take (0) or find it held by another session (-1). */
+int	 router_exclusive_take(struct str filter, uint64_t sid);
+void	 router_exclusive_release(struct str filter, uint64_t sid);
+void	 router_exclusive_free_all(void);
 void	 router_forward_in(struct worker *, struct fwd_batch *);
 
 #endif

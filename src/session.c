@@ -109,6 +109,8 @@ session_end(struct session *s)
 	for (sub = s->subs; sub != NULL; sub = next) {
 		next = sub->next;
 		router_sub_del(w, sub);
+		if (sub->exclusive)
+			router_exclusive_release(sub->filter, s->sid);
 		if (sub->group.len != 0)
 			METRIC_DEC(&w->metrics, SUBSCRIPTIONS_SHARED_COUNT);
 		free(sub->text);
@@ -297,12 +299,13 @@ session_send(struct session *s, struct qitem *qi)
 	*slot = *qi;
 	slot->pid = session_next_pid(s);
 	slot->state = qi->qos == 1 ? QI_WAIT_ACK : QI_WAIT_REC;
+	slot->sent_at = ev_now(w->loop.ev);
 	if (!proto_send_publish(s->conn, slot, false)) {
 		session_count_drop(s, METRIC_DELIVERY_DROPPED_TOO_LARGE);
 		qitem_release(slot);
 		s->n_inflight--;
-	}
-	(void)w;
+	} else if (s->n_inflight == 1 && s->version != MQTT_V5)
+		conn_timer_rearm(s->conn);
 }
 
 /* Append to the queue, dropping the oldest when full. */
@@ -369,7 +372,7 @@ session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
 		qi.n_ids = 1;
 		qi.id = ids[0];
 	} else if (n_ids > 1) {
-		qi.n_ids = (uint8_t)n_ids;
+		qi.n_ids = (uint8_t)(n_ids > 255 ? 255 : n_ids);
 		qi.ids = xmemdup(ids, n_ids * sizeof *ids);
 	}
 	if (share != NULL) {
@@ -416,12 +419,15 @@ session_resume(struct session *s)
 	uint32_t	 i;
 
 	for (i = 0; i < s->n_inflight && s->conn != NULL; i++) {
+		s->inflight[i].sent_at = ev_now(s->w->loop.ev);
 		if (s->inflight[i].state == QI_WAIT_COMP)
 			proto_send_pubrel(s->conn, s->inflight[i].pid);
 		else
 			(void)proto_send_publish(s->conn, &s->inflight[i],
 			    true);
 	}
+	if (s->conn != NULL && s->n_inflight != 0 && s->version != MQTT_V5)
+		conn_timer_rearm(s->conn);
 	session_drain(s);
 }
 
@@ -651,6 +657,8 @@ session_unsubscribe(struct session *s, struct str text)
 	*pp = sub->next;
 	s->n_subs--;
 	router_sub_del(s->w, sub);
+	if (sub->exclusive)
+		router_exclusive_release(sub->filter, s->sid);
 	if (sub->group.len != 0)
 		METRIC_DEC(&s->w->metrics, SUBSCRIPTIONS_SHARED_COUNT);
 	METRIC_DEC(&s->w->metrics, SUBSCRIPTIONS_COUNT);
@@ -659,6 +667,54 @@ session_unsubscribe(struct session *s, struct str text)
 	free(sub->text);
 	free(sub);
 	return (0);
+}
+
+/* The retry interval in seconds, or 0 when resends are off. */
+static double
+session_retry_interval(const struct session *s)
+{
+	if (s->version == MQTT_V5 || config->mqtt_retry_interval <= 0 ||
+	    config->mqtt_retry_interval == CONFIG_INFINITY)
+		return (0);
+	return ((double)config->mqtt_retry_interval / 1000.0);
+}
+
+/* When the oldest in-flight message is due for a resend, or 0. */
+double
+session_retry_due(const struct session *s)
+{
+	double		 iv = session_retry_interval(s), due = 0;
+	uint32_t	 i;
+
+	if (iv == 0)
+		return (0);
+	for (i = 0; i < s->n_inflight; i++) {
+		if (due == 0 || s->inflight[i].sent_at + iv < due)
+			due = s->inflight[i].sent_at + iv;
+	}
+	return (due);
+}
+
+/* Resend (DUP) what has waited longer than mqtt.retry_interval. */
+void
+session_retry(struct session *s, double now)
+{
+	double		 iv = session_retry_interval(s);
+	struct qitem	*qi;
+	uint32_t	 i;
+
+	if (iv == 0 || s->conn == NULL)
+		return;
+	for (i = 0; i < s->n_inflight; i++) {
+		qi = &s->inflight[i];
+		if (qi->sent_at + iv > now)
+			continue;
+		qi->sent_at = now;
+		if (qi->state == QI_WAIT_COMP)
+			proto_send_pubrel(s->conn, qi->pid);
+		else
+			(void)proto_send_publish(s->conn, qi, true);
+	}
 }
 
 /* Messages waiting in the queue. */

@@ -32,6 +32,7 @@ struct sub {
 	uint8_t		 qos;
 	bool		 no_local;
 	bool		 rap;
+	bool		 exclusive;	/* $exclusive/: one subscriber */
 	uint8_t		 rh;
 	uint32_t	 sub_id;
 };
@@ -47,6 +48,7 @@ struct qitem {
 	uint32_t	 id;		/* the sub id when n_ids == 1 */
 	uint32_t	*ids;		/* when n_ids > 1 */
 	char		*share;		/* "group\0filter" for redispatch */
+	double		 sent_at;	/* ev_now of the last send */
 };
 
 #define QI_QUEUED	0
@@ -132,5 +134,9 @@ void		 session_set_will(struct session *, struct msg *,
 void		 session_clear_will(struct session *);
 void		 session_publish_will(struct session *);
 uint32_t	 session_queue_len(const struct session *);
+/* mqtt.retry_interval (3.x only): when the next resend is due, or 0. */
+double		 session_retry_due(const struct session *);
+/* Resend in-flight messages sent before now - retry_interval. */
+void		 session_retry(struct session *, double now);
 
 #endif

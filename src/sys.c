@@ -30,36 +30,30 @@ static ev_timer		 sys_hb_timer;
 static struct ev_loop	*sys_loop;
 static double		 sys_started;
 
-/* Deliver a $SYS message on one worker (worker thread). */
+/* Route a $SYS message from worker 0 (worker thread). */
 static void
-sys_deliver_cb(struct worker *w, void *arg)
+sys_route_cb(struct worker *w, void *arg)
 {
 	struct msg	*m = arg;
 
-	router_deliver_local(w, m);
+	router_publish(w, m);
 	msg_unref(m);
 }
 
-/* Publish a node message to every worker. */
+/* Publish a node message: worker 0 routes it like any other. */
 void
 sys_publish(const char *topic, const char *payload, int retain)
 {
 	struct worker_call	*call;
 	struct msg		*m;
-	unsigned		 i;
 
 	m = msg_new(STR(topic), STR(payload), 0, retain != 0, NULL, 0, 0);
 	m->flags |= MSG_F_SYS;
-	if (retain)
-		retain_put(m);
-	for (i = 0; i < n_workers; i++) {
-		call = xcalloc(1, sizeof *call);
-		call->hdr.kind = INBOX_CALL;
-		call->fn = sys_deliver_cb;
-		call->arg = msg_ref(m);
-		worker_post(workers[i], &call->hdr);
-	}
-	msg_unref(m);
+	call = xcalloc(1, sizeof *call);
+	call->hdr.kind = INBOX_CALL;
+	call->fn = sys_route_cb;
+	call->arg = m;
+	worker_post(workers[0], &call->hdr);
 }
 
 /* A client connected or went away: publish EMQX's event message. */

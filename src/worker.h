@@ -51,8 +51,9 @@ struct delivery {
 	struct session	*s;
 	uint8_t		 qos;
 	bool		 retain;
-	uint8_t		 n_ids;
-	uint32_t	 ids[4];
+	uint32_t	 n_ids;
+	uint32_t	 inl[4];	/* the ids while n_ids <= 4 */
+	uint32_t	*heap;		/* the ids beyond that */
 };
 
 struct session;

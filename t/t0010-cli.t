@@ -62,8 +62,6 @@ test_expect_success 'no command, two commands, -c without a file: exit 2' '
 	test_grep "^usage: flockmq" err
 '
 
-# broker bug: usage() in src/main.c does not list config-example, which
-# main() accepts.
 test_expect_success 'the usage lists every command' '
 	test_expect_code 2 "$FLOCKMQ" frobnicate 2>err &&
 	for cmd in foreground start stop check-config config-example version

@@ -180,21 +180,6 @@ test_expect_success 'a stale pid file does not stop start' '
 	test_path_is_missing ddata/flockmq.pid
 '
 
-# broker bug: main_start() and main_stop() (main.c) trust any live pid in
-# the pid file.  After a crash the pid is often reused (in a container,
-# pids restart from 1), so start refuses with "already running" and stop
-# sends SIGTERM to whatever process has that pid.  They should check that
-# the pid is a flockmq (e.g. /proc/PID/exe, or a lock held on the pid file).
-
-# victim: a live process that is not flockmq ($other), whose parent reaps
-# it at once when it dies (no zombie for flockmq stop to wait on).
-victim () {
-	rm -f victim.pid &&
-	test_spawn sh -c "sleep 60 & echo \$! >victim.pid; wait" &&
-	wait_for "test -s victim.pid" 5 &&
-	other=$(cat victim.pid) &&
-	test_track_pid "$other"
-}
 test_expect_success 'a pid file naming another live process does not block start' '
 	victim &&
 	echo $other >ddata/flockmq.pid &&

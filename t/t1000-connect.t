@@ -349,10 +349,6 @@ test_expect_success 'a remaining length of 5 bytes is malformed: closed' '
 	expect_out CLOSED
 '
 
-# broker bug: a 5.0 CONNECT over mqtt.max_packet_size is closed without
-# CONNACK 0x95 (DESIGN: malformed input gets its MQTT 5 reason code);
-# proto_error() only knows the version of a decoded CONNECT.  The client
-# sends the first 200 bytes of a 1.2 MB CONNECT: the header says it all.
 test_expect_success 'a 5.0 CONNECT over max_packet_size: CONNACK 0x95' '
 	py - $FLOCKMQ_PORT >out <<-\EOF &&
 	import sys, mqttc

@@ -128,10 +128,6 @@ test_expect_success 'half a CONNECT: closed after idle_timeout too' '
 	closed_between partial 0.7 3
 '
 
-# broker bug: idle_timeout counts from the last byte received, not from
-# the accept: conn_read() calls conn_touch() for every read, and
-# conn_timer_cb() checks last_rx in state NEW too.  A client that sends a
-# CONNECT one byte every 0.3 s holds the connection for as long as it likes.
 test_expect_success 'a CONNECT trickled byte by byte: closed after idle_timeout' '
 	"$PYTHON" - $FLOCKMQ_PORT >out <<-\EOF &&
 	import socket, sys, time

@@ -171,12 +171,6 @@ test_expect_success 'setup: pubtest.py' '
 	EOF
 '
 
-# broker bug: once the limiter pauses a connection a second time, reading
-# stops until the keep alive timer fires: conn_resume_reading() (conn.c)
-# feeds the buffered packets, which may pause again (conn_pause arms the
-# 50 ms timer), then calls conn_set_keepalive(), which re-arms the same
-# timer for the keep alive (and conn_timer_cb then ev_timer_set()s the
-# active watcher).  Only 11 of the 50 messages get through in 7 s.
 test_expect_success 'messages_rate 10/s: 50 QoS 1 messages all arrive, slowly' '
 	py pubtest.py $FLOCKMQ_PORT4 50 20 7 >msgs.out &&
 	sed -n 1p msgs.out >out &&
@@ -190,17 +184,12 @@ test_expect_success 'the publisher was slowed, not disconnected' '
 	test_grep ! "client .rpub. .*disconnected: " "$BROKER_LOG"
 '
 
-# broker bug: the same; and as the paused socket is not read, last_rx
-# (conn_touch) stays old and a publisher with keep alive 2 that is sending
-# all the time gets DISCONNECT 0x8D after 3 s.  Packets processed from the
-# buffer should count as activity.
 test_expect_success 'a publisher held back by messages_rate keeps its keep alive' '
 	py pubtest.py $FLOCKMQ_PORT4 45 20 7 2 >ka.out &&
 	sed -n 1p ka.out >out &&
 	expect_out "pubacks 45 delivered 45 in order"
 '
 
-# broker bug: as for messages_rate (conn_resume_reading).
 test_expect_success 'limiter.bytes 2KB/s: 6 KB of messages arrive, slowly' '
 	py pubtest.py $FLOCKMQ_PORT5 6 1000 5 >bytes.out &&
 	sed -n 1p bytes.out >out &&

@@ -1,0 +1,896 @@
+# pubsub.py: MQTT clients for the publish/subscribe/QoS tests (t2000-t2199).
+#
+# A test script defines
+#
+#	pubsub_py () {
+#		MQTT_PORT=$FLOCKMQ_PORT PUBSUB_SCALE=$FLOCKMQ_TEST_TIMEOUT_SCALE \
+#		    PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$TEST_DIRECTORY/helper \
+#		    "$PYTHON" - "$@"
+#	}
+#
+# and feeds it a short program on stdin that starts with
+# "from pubsub import *".  A failed check() raises AssertionError, which
+# ends the program with status 1 and the message on stderr.  SIGALRM ends
+# every program after DEADLINE seconds (PUBSUB_DEADLINE, default 15, times
+# PUBSUB_SCALE), so no test hangs.  Everything talks to 127.0.0.1:$MQTT_PORT.
+#
+# Two kinds of client:
+#
+#   Raw(client_id, version=5, ...)    a plain socket with its own encoder
+#       and decoder, for what must be exact on the wire: DUP and RETAIN
+#       bits, packet ids, reason codes, topic aliases, acknowledging (or
+#       not) at will.  Packets read come back as Packet objects.
+#   Paho(client_id, version=5, ...)   paho-mqtt 1.6.1 (a real client
+#       library) driven synchronously: connect, subscribe and publish wait
+#       for their acknowledgements; received messages go to a queue.
+#
+# version is 4 (MQTT 3.1.1) or 5 (MQTT 5.0) for both.
+
+import os
+import queue
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+
+HOST = "127.0.0.1"
+PORT = int(os.environ.get("MQTT_PORT", "1883"))
+# $FLOCKMQ_TEST_TIMEOUT_SCALE (5 under valgrind): multiplies the deadline
+# and the waits for something to come, not the quiet periods.
+SCALE = int(os.environ.get("PUBSUB_SCALE", "1"))
+DEADLINE = int(os.environ.get("PUBSUB_DEADLINE", "15")) * SCALE
+
+
+def _deadline(signum, frame):
+    raise TimeoutError("pubsub.py: deadline of %d s passed" % DEADLINE)
+
+
+signal.signal(signal.SIGALRM, _deadline)
+signal.alarm(DEADLINE)
+
+CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = range(1, 8)
+SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK = range(8, 12)
+PINGREQ, PINGRESP, DISCONNECT, AUTH = range(12, 16)
+TYPE_NAMES = {1: "CONNECT", 2: "CONNACK", 3: "PUBLISH", 4: "PUBACK",
+              5: "PUBREC", 6: "PUBREL", 7: "PUBCOMP", 8: "SUBSCRIBE",
+              9: "SUBACK", 10: "UNSUBSCRIBE", 11: "UNSUBACK",
+              12: "PINGREQ", 13: "PINGRESP", 14: "DISCONNECT", 15: "AUTH"}
+
+# MQTT 5 properties (2.2.2.2): name -> (identifier, type).
+PROPS = {
+    "payload_format": (0x01, "byte"),
+    "message_expiry": (0x02, "u32"),
+    "content_type": (0x03, "utf8"),
+    "response_topic": (0x08, "utf8"),
+    "correlation_data": (0x09, "bin"),
+    "sub_id": (0x0b, "varint"),
+    "session_expiry": (0x11, "u32"),
+    "assigned_client_id": (0x12, "utf8"),
+    "server_keepalive": (0x13, "u16"),
+    "auth_method": (0x15, "utf8"),
+    "auth_data": (0x16, "bin"),
+    "request_problem_info": (0x17, "byte"),
+    "will_delay": (0x18, "u32"),
+    "request_response_info": (0x19, "byte"),
+    "response_info": (0x1a, "utf8"),
+    "server_reference": (0x1c, "utf8"),
+    "reason_string": (0x1f, "utf8"),
+    "receive_max": (0x21, "u16"),
+    "topic_alias_max": (0x22, "u16"),
+    "topic_alias": (0x23, "u16"),
+    "max_qos": (0x24, "byte"),
+    "retain_available": (0x25, "byte"),
+    "user": (0x26, "pair"),
+    "max_packet_size": (0x27, "u32"),
+    "wildcard_available": (0x28, "byte"),
+    "sub_id_available": (0x29, "byte"),
+    "shared_available": (0x2a, "byte"),
+}
+PROP_BY_ID = {v[0]: (k, v[1]) for k, v in PROPS.items()}
+
+
+def log(*args):
+    """A line on stderr (shown when the test fails, or with -v)."""
+    print(*args, file=sys.stderr, flush=True)
+
+
+def check(cond, what, *detail):
+    """Fail the program unless cond holds; what says what was expected."""
+    if not cond:
+        raise AssertionError(what + ("" if not detail else
+                                     ": " + " ".join(map(repr, detail))))
+
+
+def wait_until(cond, timeout=5.0, step=0.05):
+    """Poll cond() until it is true; False after timeout seconds."""
+    end = time.monotonic() + timeout * SCALE
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(step)
+    return bool(cond())
+
+
+# ---------------------------------------------------------------------------
+# Encoding
+
+def varint(n):
+    out = bytearray()
+    while True:
+        d = n % 128
+        n //= 128
+        if n:
+            d |= 0x80
+        out.append(d)
+        if not n:
+            return bytes(out)
+
+
+def u16(n):
+    return struct.pack(">H", n)
+
+
+def u32(n):
+    return struct.pack(">I", n)
+
+
+def _b(s):
+    return s.encode() if isinstance(s, str) else bytes(s)
+
+
+def mstr(s):
+    """Two-byte length and the bytes (str is UTF-8 encoded)."""
+    b = _b(s)
+    return u16(len(b)) + b
+
+
+def prop(name, value):
+    pid, kind = PROPS[name]
+    if kind == "byte":
+        v = bytes([value])
+    elif kind == "u16":
+        v = u16(value)
+    elif kind == "u32":
+        v = u32(value)
+    elif kind == "varint":
+        v = varint(value)
+    elif kind in ("utf8", "bin"):
+        v = mstr(value)
+    else:
+        v = mstr(value[0]) + mstr(value[1])
+    return bytes([pid]) + v
+
+
+def props_block(props):
+    """A property block (length first) from None, raw bytes, a dict or a
+    list of (name, value); "user" takes a list of (key, value) pairs and
+    "sub_id" may be a list too."""
+    if props is None:
+        body = b""
+    elif isinstance(props, (bytes, bytearray)):
+        body = bytes(props)
+    else:
+        items = props.items() if isinstance(props, dict) else props
+        body = b""
+        for name, value in items:
+            if name in ("user", "sub_id") and isinstance(value, list):
+                for v in value:
+                    body += prop(name, v)
+            else:
+                body += prop(name, value)
+    return varint(len(body)) + body
+
+
+def packet(first, body):
+    return bytes([first]) + varint(len(body)) + body
+
+
+def connect_packet(client_id="", version=5, clean=True, keepalive=60,
+                   props=None):
+    body = mstr("MQTT") + bytes([version, 0x02 if clean else 0]) + \
+        u16(keepalive)
+    if version == 5:
+        body += props_block(props)
+    return packet(0x10, body + mstr(client_id))
+
+
+def publish_packet(topic, payload=b"", qos=0, pid=None, retain=False,
+                   dup=False, props=None, version=5):
+    body = mstr(topic)
+    if qos > 0:
+        body += u16(pid)
+    if version == 5:
+        body += props_block(props)
+    first = 0x30 | (0x08 if dup else 0) | (qos << 1) | (1 if retain else 0)
+    return packet(first, body + _b(payload))
+
+
+def sub_options(qos=0, nl=False, rap=False, rh=0):
+    return qos | (4 if nl else 0) | (8 if rap else 0) | (rh << 4)
+
+
+def subscribe_packet(pid, entries, props=None, version=5):
+    """entries: list of (filter, options byte)."""
+    body = u16(pid)
+    if version == 5:
+        body += props_block(props)
+    for f, o in entries:
+        body += mstr(f) + bytes([o])
+    return packet(0x82, body)
+
+
+def unsubscribe_packet(pid, filters, version=5):
+    body = u16(pid)
+    if version == 5:
+        body += props_block(None)
+    for f in filters:
+        body += mstr(f)
+    return packet(0xa2, body)
+
+
+def ack_packet(ptype, pid, rc=None, version=5):
+    """PUBACK, PUBREC, PUBREL or PUBCOMP; v5 adds rc when given."""
+    body = u16(pid)
+    if version == 5 and rc is not None:
+        body += bytes([rc])
+    return packet(ptype << 4 | (0x02 if ptype == PUBREL else 0), body)
+
+
+def disconnect_packet(rc=0, props=None, version=5):
+    if version != 5:
+        return b"\xe0\x00"
+    return packet(0xe0, bytes([rc]) + props_block(props))
+
+
+# ---------------------------------------------------------------------------
+# Decoding
+
+def _varint_at(b, i):
+    n, mult = 0, 1
+    while True:
+        d = b[i]
+        i += 1
+        n += (d & 0x7f) * mult
+        mult *= 128
+        if not d & 0x80:
+            return n, i
+
+
+def decode_props(b, i):
+    """(list of (name, value), end) for the property block at b[i:]."""
+    n, i = _varint_at(b, i)
+    end = i + n
+    out = []
+    while i < end:
+        pid, i = _varint_at(b, i)
+        name, kind = PROP_BY_ID.get(pid, ("0x%02x" % pid, None))
+        if kind == "byte":
+            v = b[i]
+            i += 1
+        elif kind == "u16":
+            v = struct.unpack_from(">H", b, i)[0]
+            i += 2
+        elif kind == "u32":
+            v = struct.unpack_from(">I", b, i)[0]
+            i += 4
+        elif kind == "varint":
+            v, i = _varint_at(b, i)
+        elif kind in ("utf8", "bin"):
+            ln = struct.unpack_from(">H", b, i)[0]
+            v = bytes(b[i + 2:i + 2 + ln])
+            if kind == "utf8":
+                v = v.decode("utf-8", "replace")
+            i += 2 + ln
+        elif kind == "pair":
+            ln = struct.unpack_from(">H", b, i)[0]
+            k = bytes(b[i + 2:i + 2 + ln]).decode()
+            i += 2 + ln
+            ln = struct.unpack_from(">H", b, i)[0]
+            v = (k, bytes(b[i + 2:i + 2 + ln]).decode())
+            i += 2 + ln
+        else:
+            raise AssertionError("unknown property 0x%02x" % pid)
+        out.append((name, v))
+    return out, end
+
+
+class Props(list):
+    """Decoded properties in wire order: a list of (name, value)."""
+
+    def get(self, name, default=None):
+        for k, v in self:
+            if k == name:
+                return v
+        return default
+
+    def all(self, name):
+        return [v for k, v in self if k == name]
+
+    def __contains__(self, name):
+        return any(k == name for k, v in self)
+
+
+class Packet:
+    """A decoded packet.  Always: type, flags, body (bytes), name.
+    PUBLISH: topic, qos, dup, retain, pid, props, payload.
+    CONNACK: sp, rc, props.  SUBACK/UNSUBACK: pid, rcs, props.
+    PUBACK..PUBCOMP: pid, rc, props.  DISCONNECT: rc, props."""
+
+    def __init__(self, first, body, version):
+        self.type = first >> 4
+        self.flags = first & 0x0f
+        self.first = first
+        self.body = bytes(body)
+        self.version = version
+        self.name = TYPE_NAMES.get(self.type, str(self.type))
+        self.props = Props()
+        self.rc = 0
+        self.pid = None
+        b = self.body
+        v5 = version == 5
+        if self.type == PUBLISH:
+            self.qos = (self.flags >> 1) & 3
+            self.dup = bool(self.flags & 8)
+            self.retain = bool(self.flags & 1)
+            ln = struct.unpack_from(">H", b, 0)[0]
+            self.topic = b[2:2 + ln].decode("utf-8", "replace")
+            i = 2 + ln
+            if self.qos:
+                self.pid = struct.unpack_from(">H", b, i)[0]
+                i += 2
+            if v5:
+                p, i = decode_props(b, i)
+                self.props = Props(p)
+            self.payload = b[i:]
+        elif self.type == CONNACK:
+            self.sp = b[0] & 1
+            self.rc = b[1]
+            if v5 and len(b) > 2:
+                self.props = Props(decode_props(b, 2)[0])
+        elif self.type in (PUBACK, PUBREC, PUBREL, PUBCOMP):
+            self.pid = struct.unpack_from(">H", b, 0)[0]
+            if v5 and len(b) > 2:
+                self.rc = b[2]
+                if len(b) > 3:
+                    self.props = Props(decode_props(b, 3)[0])
+        elif self.type in (SUBACK, UNSUBACK):
+            self.pid = struct.unpack_from(">H", b, 0)[0]
+            i = 2
+            if v5:
+                p, i = decode_props(b, i)
+                self.props = Props(p)
+            self.rcs = list(b[i:])
+        elif self.type == DISCONNECT:
+            if len(b) >= 1:
+                self.rc = b[0]
+            if v5 and len(b) > 1:
+                self.props = Props(decode_props(b, 1)[0])
+
+    def __repr__(self):
+        if self.type == PUBLISH:
+            s = "PUBLISH(topic=%r qos=%d dup=%d retain=%d pid=%s " \
+                "payload=%r" % (self.topic, self.qos, self.dup,
+                                self.retain, self.pid, self.payload[:40])
+            if self.props:
+                s += " props=%r" % list(self.props)
+            return s + ")"
+        if self.type in (SUBACK, UNSUBACK):
+            return "%s(pid=%s rcs=%s)" % (self.name, self.pid,
+                                          [hex(r) for r in self.rcs])
+        return "%s(pid=%s rc=0x%02x props=%r)" % (self.name, self.pid,
+                                                   self.rc, list(self.props))
+
+
+class Closed(Exception):
+    """The server closed the connection."""
+
+
+class Raw:
+    """A synchronous MQTT client on a plain socket.
+
+    Raw(client_id, version=5, clean=True, props=None, connect=True)
+    connects and reads the CONNACK (self.connack) unless connect=False.
+    With autoack (default False) every PUBLISH read is acknowledged at
+    once (PUBACK, or PUBREC then PUBCOMP when the PUBREL comes, which
+    recv() then does not return)."""
+
+    def __init__(self, client_id="", version=5, clean=True, props=None,
+                 keepalive=60, connect=True, autoack=False, port=None,
+                 expect_rc=0):
+        self.version = version
+        self.client_id = client_id
+        self.autoack = autoack
+        self.buf = b""
+        self.pending = []
+        self.next_pid = 1
+        self.closed = False
+        self.sock = socket.create_connection((HOST, port or PORT),
+                                             timeout=5 * SCALE)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.connack = None
+        if connect:
+            self.send(connect_packet(client_id, version, clean, keepalive,
+                                     props))
+            self.connack = self.expect(CONNACK)
+            if expect_rc is not None:
+                check(self.connack.rc == expect_rc,
+                      "%s: CONNACK rc 0x%02x" % (client_id, expect_rc),
+                      self.connack)
+
+    def __repr__(self):
+        return "Raw(%r)" % self.client_id
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def pid(self):
+        p = self.next_pid
+        self.next_pid = p % 65535 + 1
+        return p
+
+    def _fill(self, deadline):
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                return False
+            try:
+                d = self.sock.recv(65536)
+            except (ConnectionResetError, BrokenPipeError):
+                d = b""
+            if not d:
+                self.closed = True
+                raise Closed()
+            self.buf += d
+            return True
+
+    def _whole(self):
+        """One packet from the buffer, or None."""
+        b = self.buf
+        if len(b) < 2:
+            return None
+        n, mult, i = 0, 1, 1
+        while True:
+            if i >= len(b):
+                return None
+            d = b[i]
+            n += (d & 0x7f) * mult
+            mult *= 128
+            i += 1
+            if not d & 0x80:
+                break
+        if len(b) < i + n:
+            return None
+        self.buf = b[i + n:]
+        return Packet(b[0], b[i:i + n], self.version)
+
+    def _recv_wire(self, timeout):
+        """The next packet off the wire; None on timeout; Closed."""
+        deadline = time.monotonic() + timeout
+        while True:
+            p = self._whole()
+            if p is not None:
+                self._auto(p)
+                if self.autoack and p.type == PUBREL:
+                    continue
+                return p
+            if self.closed:
+                raise Closed()
+            if not self._fill(deadline):
+                return None
+
+    def _auto(self, p):
+        if not self.autoack:
+            return
+        if p.type == PUBLISH and p.qos == 1:
+            self.send(ack_packet(PUBACK, p.pid, version=self.version))
+        elif p.type == PUBLISH and p.qos == 2:
+            self.send(ack_packet(PUBREC, p.pid, version=self.version))
+        elif p.type == PUBREL:
+            self.send(ack_packet(PUBCOMP, p.pid, version=self.version))
+
+    def recv(self, timeout=5.0):
+        """The next packet (kept ones first); None on timeout; Closed."""
+        if self.pending:
+            return self.pending.pop(0)
+        return self._recv_wire(timeout)
+
+    def expect(self, ptype, timeout=5.0):
+        """The next packet of ptype; PUBLISH packets read meanwhile are
+        kept for recv(), anything else fails."""
+        timeout *= SCALE
+        deadline = time.monotonic() + timeout
+        for i, p in enumerate(self.pending):
+            if p.type == ptype:
+                return self.pending.pop(i)
+        while True:
+            try:
+                p = self._recv_wire(max(0.0, deadline - time.monotonic()))
+            except Closed:
+                raise AssertionError("%r: closed while waiting for %s" %
+                                     (self, TYPE_NAMES[ptype]))
+            check(p is not None, "%r: %s within %.1f s" %
+                  (self, TYPE_NAMES[ptype], timeout))
+            if p.type == ptype:
+                return p
+            if p.type == PUBLISH and ptype != PUBLISH:
+                self.pending.append(p)
+                continue
+            raise AssertionError("%r: expected %s, got %r" %
+                                 (self, TYPE_NAMES[ptype], p))
+
+    def expect_nothing(self, timeout=1.0):
+        """No packet at all for timeout seconds (the connection stays)."""
+        p = self.pending[0] if self.pending else self._recv_wire(timeout)
+        check(p is None, "%r: nothing within %.1f s" % (self, timeout), p)
+
+    def expect_disconnect(self, rc, timeout=5.0):
+        """A v5 DISCONNECT with reason code rc, then the close; for 3.1.1
+        only the close."""
+        if self.version == 5:
+            p = self.expect(DISCONNECT, timeout)
+            check(p.rc == rc, "%r: DISCONNECT rc 0x%02x" % (self, rc), p)
+        self.expect_closed(timeout)
+        return None
+
+    def expect_closed(self, timeout=5.0):
+        """The server closes the connection within timeout; only a
+        DISCONNECT may come before (its rc is returned, or None)."""
+        timeout *= SCALE
+        deadline = time.monotonic() + timeout
+        rc = None
+        while True:
+            try:
+                p = self._recv_wire(max(0.0, deadline - time.monotonic()))
+            except Closed:
+                return rc
+            check(p is not None, "%r: closed within %.1f s" % (self, timeout))
+            check(p.type == DISCONNECT, "%r: only DISCONNECT before the "
+                  "close" % self, p)
+            rc = p.rc
+
+    def is_open(self, timeout=0.3):
+        """Ping: True if PINGRESP comes back."""
+        try:
+            self.send(b"\xc0\x00")
+            self.expect(PINGRESP, timeout)
+            return True
+        except (AssertionError, OSError):
+            return False
+
+    def subscribe(self, *filters, qos=0, nl=False, rap=False, rh=0,
+                  props=None, sub_id=None):
+        """SUBSCRIBE to the filters with one set of options; returns the
+        SUBACK reason codes.  A filter may also be (filter, options)."""
+        entries = []
+        for f in filters:
+            if isinstance(f, tuple):
+                entries.append(f)
+            else:
+                entries.append((f, sub_options(qos, nl, rap, rh)))
+        if sub_id is not None:
+            props = dict(props or {}, sub_id=sub_id)
+        pid = self.pid()
+        self.send(subscribe_packet(pid, entries, props, self.version))
+        p = self.expect(SUBACK)
+        check(p.pid == pid, "%r: SUBACK pid %d" % (self, pid), p)
+        check(len(p.rcs) == len(entries), "%r: one SUBACK code per "
+              "filter" % self, p)
+        return p.rcs
+
+    def unsubscribe(self, *filters):
+        pid = self.pid()
+        self.send(unsubscribe_packet(pid, filters, self.version))
+        p = self.expect(UNSUBACK)
+        return p.rcs
+
+    def publish(self, topic, payload=b"", qos=0, retain=False, props=None,
+                dup=False, pid=None, wait=True):
+        """PUBLISH; with wait, complete the QoS flow and return the PUBACK
+        (qos 1) or the PUBREC (qos 2, after PUBREL and PUBCOMP)."""
+        if qos and pid is None:
+            pid = self.pid()
+        self.send(publish_packet(topic, payload, qos, pid, retain, dup,
+                                 props, self.version))
+        if not wait or qos == 0:
+            return pid
+        if qos == 1:
+            a = self.expect(PUBACK)
+            check(a.pid == pid, "%r: PUBACK pid %d" % (self, pid), a)
+            return a
+        rec = self.expect(PUBREC)
+        check(rec.pid == pid, "%r: PUBREC pid %d" % (self, pid), rec)
+        if rec.rc >= 0x80:
+            return rec
+        self.send(ack_packet(PUBREL, pid, version=self.version))
+        comp = self.expect(PUBCOMP)
+        check(comp.pid == pid and comp.rc == 0,
+              "%r: PUBCOMP pid %d rc 0" % (self, pid), comp)
+        return rec
+
+    def ack(self, p):
+        """Acknowledge a PUBLISH we received (QoS 2: the whole flow)."""
+        if p.qos == 1:
+            self.send(ack_packet(PUBACK, p.pid, version=self.version))
+        elif p.qos == 2:
+            self.send(ack_packet(PUBREC, p.pid, version=self.version))
+            rel = self.expect(PUBREL)
+            check(rel.pid == p.pid, "%r: PUBREL pid %d" % (self, p.pid),
+                  rel)
+            self.send(ack_packet(PUBCOMP, p.pid, version=self.version))
+
+    def messages(self, n, timeout=5.0, ack=True):
+        """The next n PUBLISH packets (acknowledged if ack and not
+        autoack); anything else fails."""
+        out = []
+        timeout *= SCALE
+        deadline = time.monotonic() + timeout
+        while len(out) < n:
+            try:
+                p = self.recv(max(0.0, deadline - time.monotonic()))
+            except Closed:
+                raise AssertionError("%r: closed after %d of %d messages" %
+                                     (self, len(out), n))
+            check(p is not None, "%r: %d messages within %.1f s, got %d" %
+                  (self, n, timeout, len(out)), out)
+            check(p.type == PUBLISH, "%r: a PUBLISH" % self, p)
+            if ack and not self.autoack:
+                self.ack(p)
+            out.append(p)
+        return out
+
+    def payloads(self, n, timeout=5.0, ack=True):
+        return [p.payload.decode() for p in self.messages(n, timeout, ack)]
+
+    def drain(self, timeout=0.5, ack=True):
+        """Every PUBLISH arriving until timeout seconds of quiet."""
+        out = []
+        while True:
+            p = self.recv(timeout)
+            if p is None:
+                return out
+            check(p.type == PUBLISH, "%r: a PUBLISH" % self, p)
+            if ack and not self.autoack:
+                self.ack(p)
+            out.append(p)
+
+    def disconnect(self, rc=0, props=None):
+        try:
+            self.send(disconnect_packet(rc, props, self.version))
+        except OSError:
+            pass
+        self.close()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+# ---------------------------------------------------------------------------
+# paho-mqtt
+
+import paho.mqtt.client as mqtt                      # noqa: E402
+from paho.mqtt.properties import Properties          # noqa: E402
+from paho.mqtt.packettypes import PacketTypes        # noqa: E402
+from paho.mqtt.subscribeoptions import SubscribeOptions  # noqa: E402
+
+PAHO_NAMES = {
+    "payload_format": "PayloadFormatIndicator",
+    "message_expiry": "MessageExpiryInterval",
+    "content_type": "ContentType",
+    "response_topic": "ResponseTopic",
+    "correlation_data": "CorrelationData",
+    "sub_id": "SubscriptionIdentifier",
+    "session_expiry": "SessionExpiryInterval",
+    "receive_max": "ReceiveMaximum",
+    "topic_alias_max": "TopicAliasMaximum",
+    "topic_alias": "TopicAlias",
+    "max_packet_size": "MaximumPacketSize",
+    "user": "UserProperty",
+}
+
+
+def paho_props(ptype, props):
+    """paho Properties of packet type ptype ("CONNECT", "PUBLISH", ...)
+    from a dict with PROPS names."""
+    if not props:
+        return None
+    p = Properties(getattr(PacketTypes, ptype))
+    for k, v in props.items():
+        setattr(p, PAHO_NAMES[k], v)
+    return p
+
+
+def prop_of(msg, name, default=None):
+    """A property of a paho message by PROPS name."""
+    props = getattr(msg, "properties", None)
+    if props is None:
+        return default
+    return getattr(props, PAHO_NAMES[name], default)
+
+
+class Paho:
+    """paho-mqtt, synchronous: Paho(client_id, version=5, clean=True,
+    props=None) is connected (rc in self.rc, CONNACK properties in
+    self.connack_props) with the network loop running in a thread."""
+
+    def __init__(self, client_id="", version=5, clean=True, props=None,
+                 keepalive=60, expect_rc=0, port=None):
+        self.version = version
+        self.client_id = client_id
+        self.q = queue.Queue()
+        self.connected = threading.Event()
+        self.gone = threading.Event()
+        self.disconnect_rc = None
+        self.subacks = {}
+        self.suback_ev = threading.Condition()
+        if version == 5:
+            c = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5)
+        else:
+            c = mqtt.Client(client_id=client_id, clean_session=clean,
+                            protocol=mqtt.MQTTv311)
+        self.c = c
+        c.on_connect = self._on_connect
+        c.on_message = self._on_message
+        c.on_subscribe = self._on_subscribe
+        c.on_disconnect = self._on_disconnect
+        kw = {}
+        if version == 5:
+            kw["clean_start"] = clean
+            kw["properties"] = paho_props("CONNECT", props)
+        c.connect(HOST, port or PORT, keepalive, **kw)
+        c.loop_start()
+        check(self.connected.wait(5 * SCALE), "%r: CONNACK within 5 s" %
+              self)
+        if expect_rc is not None:
+            check(self.rc == expect_rc, "%r: CONNACK rc %d" %
+                  (self, expect_rc), self.rc)
+
+    def __repr__(self):
+        return "Paho(%r, v%d)" % (self.client_id, self.version)
+
+    def _on_connect(self, c, ud, flags, rc, props=None):
+        self.rc = rc.value if hasattr(rc, "value") else rc
+        self.connack_props = props
+        self.session_present = flags.get("session present")
+        self.connected.set()
+
+    def _on_message(self, c, ud, msg):
+        self.q.put(msg)
+
+    def _on_subscribe(self, c, ud, mid, granted, props=None):
+        codes = [g.value if hasattr(g, "value") else g for g in granted]
+        with self.suback_ev:
+            self.subacks[mid] = codes
+            self.suback_ev.notify_all()
+
+    def _on_disconnect(self, c, ud, rc, props=None):
+        self.disconnect_rc = rc.value if hasattr(rc, "value") else rc
+        self.gone.set()
+
+    def subscribe(self, topic, qos=0, nl=False, rap=False, rh=0,
+                  sub_id=None):
+        """SUBSCRIBE and wait for the SUBACK; returns its codes (v5 reason
+        codes; 3.1.1 granted QoS or 0x80)."""
+        if self.version == 5:
+            opts = SubscribeOptions(qos=qos, noLocal=nl,
+                                    retainAsPublished=rap,
+                                    retainHandling=rh)
+            props = paho_props("SUBSCRIBE", {"sub_id": sub_id}
+                               if sub_id is not None else None)
+            rc, mid = self.c.subscribe(topic, options=opts,
+                                       properties=props)
+        else:
+            rc, mid = self.c.subscribe(topic, qos)
+        check(rc == mqtt.MQTT_ERR_SUCCESS, "%r: subscribe sent" % self, rc)
+        with self.suback_ev:
+            ok = self.suback_ev.wait_for(lambda: mid in self.subacks,
+                                         5 * SCALE)
+        check(ok, "%r: SUBACK within 5 s" % self)
+        return self.subacks.pop(mid)
+
+    def publish(self, topic, payload=b"", qos=0, retain=False, props=None,
+                wait=True):
+        """PUBLISH; with wait, until the QoS flow completes (PUBACK or
+        PUBCOMP).  Returns paho's MQTTMessageInfo."""
+        info = self.c.publish(topic, payload, qos, retain,
+                              properties=paho_props("PUBLISH", props))
+        check(info.rc == mqtt.MQTT_ERR_SUCCESS, "%r: publish sent" % self,
+              info.rc)
+        if wait:
+            info.wait_for_publish(5 * SCALE)
+            check(info.is_published(), "%r: the QoS %d flow of %r "
+                  "completed within 5 s" % (self, qos, topic))
+        return info
+
+    def messages(self, n, timeout=5.0):
+        """The next n messages (paho MQTTMessage)."""
+        out = []
+        timeout *= SCALE
+        deadline = time.monotonic() + timeout
+        while len(out) < n:
+            try:
+                out.append(self.q.get(timeout=max(0.01, deadline -
+                                                  time.monotonic())))
+            except queue.Empty:
+                raise AssertionError("%r: %d messages within %.1f s, got "
+                                     "%d: %r" % (self, n, timeout, len(out),
+                                                 [m.payload for m in out]))
+        return out
+
+    def payloads(self, n, timeout=5.0):
+        return [m.payload.decode() for m in self.messages(n, timeout)]
+
+    def drain(self, timeout=0.5):
+        """Every message arriving until timeout seconds of quiet."""
+        out = []
+        while True:
+            try:
+                out.append(self.q.get(timeout=timeout))
+            except queue.Empty:
+                return out
+
+    def expect_nothing(self, timeout=1.0):
+        try:
+            m = self.q.get(timeout=timeout)
+        except queue.Empty:
+            return
+        raise AssertionError("%r: no message within %.1f s, got %r on %r"
+                             % (self, timeout, m.payload, m.topic))
+
+    def expect_disconnect(self, rc, timeout=5.0):
+        """The server disconnects us; v5: with reason code rc."""
+        check(self.gone.wait(timeout * SCALE),
+              "%r: disconnected within %.1f s" % (self, timeout))
+        if self.version == 5:
+            check(self.disconnect_rc == rc, "%r: DISCONNECT rc 0x%02x" %
+                  (self, rc), self.disconnect_rc)
+
+    def disconnect(self):
+        self.c.disconnect()
+        self.gone.wait(5)
+        self.c.loop_stop()
+
+
+def spread(clients, n, timeout=5.0, quiet=0.3):
+    """n messages received over several clients (Raw or Paho; a Raw one
+    acknowledges only if autoack), then quiet seconds without any more:
+    a list per client of the payloads (str) in arrival order."""
+    out = [[] for c in clients]
+    timeout *= SCALE
+    deadline = time.monotonic() + timeout
+
+    def poll(wait):
+        got = 0
+        for i, c in enumerate(clients):
+            if isinstance(c, Raw):
+                p = c.recv(wait)
+                if p is not None:
+                    check(p.type == PUBLISH, "%r: a PUBLISH" % c, p)
+                    out[i].append(p.payload.decode())
+                    got += 1
+            else:
+                try:
+                    m = c.q.get(timeout=wait)
+                except queue.Empty:
+                    continue
+                out[i].append(m.payload.decode())
+                got += 1
+        return got
+
+    while sum(map(len, out)) < n and time.monotonic() < deadline:
+        poll(0.01)
+    check(sum(map(len, out)) >= n, "%d messages within %.1f s" %
+          (n, timeout), out)
+    time.sleep(quiet)
+    while poll(0):
+        pass
+    check(sum(map(len, out)) == n, "no more than %d messages" % n, out)
+    return out
