@@ -413,6 +413,8 @@ conn_read(struct conn *c)
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
+		/* A reset is an abnormal close: the will goes out. */
+		c->will_on_close = c->state == CONN_S_OPEN;
 		conn_close(c, strerror(errno));
 		return;
 	}

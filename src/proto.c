@@ -40,6 +40,9 @@ struct alias_map {
 
 static const char *rc_names[256];
 
+static void	proto_refuse_id(struct conn *, uint8_t, uint8_t, uint8_t,
+		    const char *, struct str);
+
 /* Reason code as text for logs. */
 const char *
 mqtt_rc_name(uint8_t rc)
@@ -217,6 +220,14 @@ static void
 proto_refuse(struct conn *c, uint8_t version, uint8_t rc5, uint8_t rc3,
     const char *why)
 {
+	proto_refuse_id(c, version, rc5, rc3, why, STR_NULL);
+}
+
+/* Send a CONNACK refusing the connection of client id, then close. */
+static void
+proto_refuse_id(struct conn *c, uint8_t version, uint8_t rc5, uint8_t rc3,
+    const char *why, struct str id)
+{
 	struct mqtt_packet	 pkt;
 
 	memset(&pkt, 0, sizeof pkt);
@@ -229,9 +240,10 @@ proto_refuse(struct conn *c, uint8_t version, uint8_t rc5, uint8_t rc3,
 	if (rc5 == MQTT_RC_BAD_USERNAME_OR_PASSWORD ||
 	    rc5 == MQTT_RC_NOT_AUTHORIZED)
 		METRIC_INC(&c->w->metrics, PACKETS_CONNACK_AUTH_ERROR);
-	log_info("proto: %s refused: %s (0x%02x %s)", conn_name(c), why,
-	    pkt.u.connack.rc, version == MQTT_V5 ? mqtt_rc_name(rc5) :
-	    "v3 return code");
+	log_info("proto: client '%.*s' %s refused: %s (0x%02x %s)",
+	    (int)(id.len > 256 ? 256 : id.len), id.len ? (const char *)id.p :
+	    "", conn_addr(c), why, pkt.u.connack.rc, version == MQTT_V5 ?
+	    mqtt_rc_name(rc5) : "v3 return code");
 	conn_close(c, NULL);
 }
 
@@ -377,29 +389,29 @@ proto_connect(struct conn *c, const struct mqtt_packet *pkt)
 	METRIC_INC(&w->metrics, CLIENT_CONNECT);
 	c->version = v;
 	if (c->over_limit) {
-		proto_refuse(c, v, MQTT_RC_QUOTA_EXCEEDED,
+		proto_refuse_id(c, v, MQTT_RC_QUOTA_EXCEEDED,
 		    MQTT3_RC_SERVER_UNAVAILABLE,
-		    "listener max_connections reached");
+		    "listener max_connections reached", id);
 		return;
 	}
 	if (w->stopping) {
-		proto_refuse(c, v, MQTT_RC_SERVER_UNAVAILABLE,
-		    MQTT3_RC_SERVER_UNAVAILABLE, "server shutting down");
+		proto_refuse_id(c, v, MQTT_RC_SERVER_UNAVAILABLE,
+		    MQTT3_RC_SERVER_UNAVAILABLE, "server shutting down", id);
 		return;
 	}
 	if (config->mqtt_use_username_as_clientid && ct->has_username &&
 	    ct->username.len != 0)
 		id = ct->username;
 	if (id.len > (size_t)config->mqtt_max_clientid_len) {
-		proto_refuse(c, v, MQTT_RC_CLIENT_ID_NOT_VALID,
-		    MQTT3_RC_ID_REJECTED, "client id too long");
+		proto_refuse_id(c, v, MQTT_RC_CLIENT_ID_NOT_VALID,
+		    MQTT3_RC_ID_REJECTED, "client id too long", id);
 		return;
 	}
 	if (id.len == 0) {
 		if (v != MQTT_V5 && (v == MQTT_V31 || !ct->clean_start)) {
-			proto_refuse(c, v, MQTT_RC_CLIENT_ID_NOT_VALID,
+			proto_refuse_id(c, v, MQTT_RC_CLIENT_ID_NOT_VALID,
 			    MQTT3_RC_ID_REJECTED, "empty client id without "
-			    "clean session");
+			    "clean session", id);
 			return;
 		}
 		assigned = proto_assign_id(c);
@@ -407,28 +419,38 @@ proto_connect(struct conn *c, const struct mqtt_packet *pkt)
 	}
 	if (v == MQTT_V5 &&
 	    (ct->props.has & MQTT_HAS(MQTT_PROP_AUTH_METHOD))) {
-		proto_refuse(c, v, MQTT_RC_BAD_AUTHENTICATION_METHOD,
+		proto_refuse_id(c, v, MQTT_RC_BAD_AUTHENTICATION_METHOD,
 		    MQTT3_RC_NOT_AUTHORIZED,
-		    "enhanced authentication is not configured");
+		    "enhanced authentication is not configured", id);
 		goto out;
 	}
 	if (ct->will) {
 		if (!topic_valid_name(ct->will_topic,
 		    (unsigned)config->mqtt_max_topic_levels)) {
-			proto_refuse(c, v, MQTT_RC_TOPIC_NAME_INVALID,
-			    MQTT3_RC_SERVER_UNAVAILABLE, "bad will topic");
+			if (v == MQTT_V5)
+				proto_refuse_id(c, v,
+				    MQTT_RC_TOPIC_NAME_INVALID, 0,
+				    "bad will topic", id);
+			else {
+				/* MQTT-3.2.2-6: no return code fits. */
+				log_info("proto: client '%.*s' %s closed: bad "
+				    "will topic", (int)(id.len > 256 ? 256 :
+				    id.len), (const char *)id.p, conn_addr(c));
+				METRIC_INC(&w->metrics, PACKETS_MALFORMED);
+				conn_close(c, NULL);
+			}
 			goto out;
 		}
 		if (ct->will_qos > config->mqtt_max_qos_allowed) {
-			proto_refuse(c, v, MQTT_RC_QOS_NOT_SUPPORTED,
+			proto_refuse_id(c, v, MQTT_RC_QOS_NOT_SUPPORTED,
 			    MQTT3_RC_SERVER_UNAVAILABLE,
-			    "will qos over mqtt.max_qos_allowed");
+			    "will qos over mqtt.max_qos_allowed", id);
 			goto out;
 		}
 		if (ct->will_retain && !config->mqtt_retain_available) {
-			proto_refuse(c, v, MQTT_RC_RETAIN_NOT_SUPPORTED,
+			proto_refuse_id(c, v, MQTT_RC_RETAIN_NOT_SUPPORTED,
 			    MQTT3_RC_SERVER_UNAVAILABLE,
-			    "retain is not available");
+			    "retain is not available", id);
 			goto out;
 		}
 	}
@@ -602,6 +624,14 @@ proto_publish(struct conn *c, const struct mqtt_packet *pkt)
 		proto_disconnect(c, topic.len == 0 ? MQTT_RC_PROTOCOL_ERROR :
 		    MQTT_RC_TOPIC_NAME_INVALID, topic.len == 0 ?
 		    "empty topic name" : "invalid topic name");
+		return;
+	}
+	if (c->version == MQTT_V5 &&
+	    (pb->props.has & MQTT_HAS(MQTT_PROP_RESPONSE_TOPIC)) &&
+	    !topic_valid_name(pb->props.response_topic, 0)) {
+		/* MQTT-3.3.2-14 */
+		proto_disconnect(c, MQTT_RC_PROTOCOL_ERROR,
+		    "invalid response topic");
 		return;
 	}
 	if (alias != 0 && pb->topic.len != 0)

@@ -20,6 +20,7 @@
 #include "xmalloc.h"
 
 static void	session_expiry_cb(EV_P_ ev_timer *, int);
+static void	session_inflight_del(struct session *, uint32_t);
 
 /* The sid as a hash-map key. */
 static struct str
@@ -315,7 +316,9 @@ session_enqueue(struct session *s, struct qitem *qi)
 	struct qitem	*old;
 	uint32_t	 i;
 
+	/* EMQX: max_mqueue_len 0 means no limit. */
 	if (config->mqtt_max_mqueue_len != CONFIG_INFINITY &&
+	    config->mqtt_max_mqueue_len != 0 &&
 	    s->q_len >= (uint64_t)config->mqtt_max_mqueue_len) {
 		if (s->q_len == 0) {
 			session_count_drop(s,
@@ -418,13 +421,20 @@ session_resume(struct session *s)
 {
 	uint32_t	 i;
 
-	for (i = 0; i < s->n_inflight && s->conn != NULL; i++) {
+	i = 0;
+	while (i < s->n_inflight && s->conn != NULL) {
 		s->inflight[i].sent_at = ev_now(s->w->loop.ev);
 		if (s->inflight[i].state == QI_WAIT_COMP)
 			proto_send_pubrel(s->conn, s->inflight[i].pid);
-		else
-			(void)proto_send_publish(s->conn, &s->inflight[i],
-			    true);
+		else if (!proto_send_publish(s->conn, &s->inflight[i], true)) {
+			/* MQTT-3.1.2-25: too large for this connection:
+			 * discard it as if it had been delivered. */
+			session_count_drop(s,
+			    METRIC_DELIVERY_DROPPED_TOO_LARGE);
+			session_inflight_del(s, i);
+			continue;
+		}
+		i++;
 	}
 	if (s->conn != NULL && s->n_inflight != 0 && s->version != MQTT_V5)
 		conn_timer_rearm(s->conn);
@@ -547,7 +557,9 @@ int
 session_awrel_add(struct session *s, uint16_t pid)
 {
 	session_awrel_expire(s);
+	/* EMQX: max_awaiting_rel 0 means no limit. */
 	if (config->mqtt_max_awaiting_rel != CONFIG_INFINITY &&
+	    config->mqtt_max_awaiting_rel != 0 &&
 	    s->n_awrel >= (uint64_t)config->mqtt_max_awaiting_rel)
 		return (-1);
 	if (s->n_awrel == s->cap_awrel) {
