@@ -180,6 +180,15 @@ test_expect_success 'a stale pid file does not stop start' '
 	test_path_is_missing ddata/flockmq.pid
 '
 
+# victim: a live process that is not flockmq ($other), whose parent reaps
+# it at once when it dies (no zombie for flockmq stop to wait on).
+victim () {
+	rm -f victim.pid &&
+	test_spawn sh -c "sleep 60 & echo \$! >victim.pid; wait" &&
+	wait_for "test -s victim.pid" 5 &&
+	other=$(cat victim.pid) &&
+	test_track_pid "$other"
+}
 test_expect_success 'a pid file naming another live process does not block start' '
 	victim &&
 	echo $other >ddata/flockmq.pid &&
