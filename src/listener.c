@@ -82,10 +82,16 @@ bad:
 	return (-1);
 }
 
-/* Open one listening socket. */
+/*
+ * Open one socket bound to ss.  With reuseport it is a listening socket for
+ * one worker (SO_REUSEPORT).  Without, it is a probe, closed at once: a
+ * second SO_REUSEPORT socket would also bind when another process of the
+ * same user already listens there with SO_REUSEPORT, so a plain bind first
+ * makes a busy port an error, never a silent share.
+ */
 static int
 listener_socket(const struct sockaddr_storage *ss, socklen_t len,
-    const char *id, const char *bind_text, char **cause)
+    const char *id, const char *bind_text, int reuseport, char **cause)
 {
 	int	 fd, one = 1;
 
@@ -94,44 +100,20 @@ listener_socket(const struct sockaddr_storage *ss, socklen_t len,
 	if (fd == -1)
 		goto fail;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
+	if (reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0)
 		goto fail;
 	if (ss->ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
 	if (bind(fd, (const struct sockaddr *)ss, len) != 0)
 		goto fail;
+	if (!reuseport) {
+		close(fd);
+		return (0);
+	}
 	if (listen(fd, 4096) != 0)
 		goto fail;
 	return (fd);
-fail:
-	xasprintf(cause, "listener: cannot bind '%s' for %s: %s", bind_text,
-	    id, strerror(errno));
-	if (fd != -1)
-		close(fd);
-	return (-1);
-}
-
-/*
- * A second socket with SO_REUSEPORT would also bind if another process
- * already owns the port with SO_REUSEPORT (same user): probe first with a
- * plain socket so a busy port is an error, never a silent share.
- */
-static int
-listener_probe(const struct sockaddr_storage *ss, socklen_t len,
-    const char *id, const char *bind_text, char **cause)
-{
-	int	 fd, one = 1;
-
-	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		goto fail;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (ss->ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	if (bind(fd, (const struct sockaddr *)ss, len) != 0)
-		goto fail;
-	close(fd);
-	return (0);
 fail:
 	xasprintf(cause, "listener: cannot bind '%s' for %s: %s", bind_text,
 	    id, strerror(errno));
@@ -238,7 +220,7 @@ listener_init(char **cause)
 		}
 		if (listener_parse_bind(lc->bind, &ss, &len, cause) != 0)
 			return (-1);
-		if (listener_probe(&ss, len, lc->id, lc->bind, cause) != 0)
+		if (listener_socket(&ss, len, lc->id, lc->bind, 0, cause) != 0)
 			return (-1);
 		l = xcalloc(1, sizeof *l);
 		l->cfg = lc;
@@ -247,7 +229,8 @@ listener_init(char **cause)
 		l->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 		listeners[n_listeners++] = l;
 		for (k = 0; k < n_workers; k++) {
-			fd = listener_socket(&ss, len, lc->id, lc->bind, cause);
+			fd = listener_socket(&ss, len, lc->id, lc->bind, 1,
+			    cause);
 			if (fd == -1)
 				return (-1);
 			ls = xcalloc(1, sizeof *ls);
