@@ -821,7 +821,7 @@ proto_subscribe(struct conn *c, const struct mqtt_packet *pkt)
 	bool				 excl;
 	struct sub			*sub;
 	int				 sh;
-	uint8_t				 rc, fail = v5 ? 0 : 0x80;
+	uint8_t				 rc;
 
 	METRIC_INC(&w->metrics, PACKETS_SUBSCRIBE_RECEIVED);
 	if (v5 && (sb->props.has & MQTT_HAS(MQTT_PROP_SUB_ID)))
@@ -885,7 +885,6 @@ proto_subscribe(struct conn *c, const struct mqtt_packet *pkt)
 			METRIC_INC(&w->metrics, PACKETS_SUBSCRIBE_ERROR);
 		rcs[i++] = rc;
 	}
-	(void)fail;
 	memset(&ack, 0, sizeof ack);
 	ack.type = MQTT_SUBACK;
 	ack.u.suback.pid = sb->pid;

@@ -81,6 +81,7 @@ router_init(struct worker *w)
 	w->subs = topic_trie_new();
 	w->routes = topic_trie_new();
 	w->out = xcalloc(WORKER_MAX, sizeof *w->out);
+	w->out_hint = xcalloc(WORKER_MAX, sizeof *w->out_hint);
 	w->rnd = 0x9e3779b9u * (w->id + 1);
 }
 
@@ -91,6 +92,7 @@ router_release(struct worker *w)
 	topic_trie_free(w->subs, router_nofree);
 	topic_trie_free(w->routes, route_free);
 	free(w->out);
+	free(w->out_hint);
 	free(w->dl);
 }
 
@@ -437,7 +439,8 @@ router_publish(struct worker *w, struct msg *m)
 			b = w->out[d] = xmalloc(sizeof *b);
 			b->hdr.kind = INBOX_FORWARD;
 			b->n = 0;
-			b->cap = 16;
+			/* Size it like the last one: no doubling each turn. */
+			b->cap = w->out_hint[d] > 16 ? w->out_hint[d] : 16;
 			b->m = xreallocarray(NULL, b->cap, sizeof *b->m);
 		} else if (b->n == b->cap) {
 			b->cap *= 2;
@@ -623,6 +626,7 @@ router_before_sleep(struct worker *w)
 	for (d = 0; d < n_workers; d++) {
 		if (w->out[d] == NULL)
 			continue;
+		w->out_hint[d] = w->out[d]->n;
 		loop_push(&workers[d]->loop, &w->out[d]->hdr);
 		w->out[d] = NULL;
 		w->wake_mask |= UINT64_C(1) << d;

@@ -367,6 +367,17 @@ session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
 		return;
 	}
 	memset(&qi, 0, sizeof qi);
+	if (qos == 0 && n_ids <= 1 && share == NULL && s->q_len == 0 &&
+	    session_can_send(s, 0)) {
+		/* Written out at once: no reference to take and drop. */
+		qi.m = m;
+		qi.retain = retain;
+		qi.n_ids = (uint8_t)n_ids;
+		qi.id = n_ids == 1 ? ids[0] : 0;
+		if (!proto_send_publish(s->conn, &qi, false))
+			session_count_drop(s, METRIC_DELIVERY_DROPPED_TOO_LARGE);
+		return;
+	}
 	qi.m = msg_ref(m);
 	qi.qos = qos;
 	qi.retain = retain;

@@ -74,6 +74,7 @@ struct worker {
 	struct conn	*closing;	/* conns to free before sleep */
 	struct fwd_batch **out;		/* per destination worker */
 	uint64_t	 wake_mask;	/* workers pushed to this turn */
+	uint32_t	*out_hint;	/* last batch size per destination */
 	unsigned	 rnd;		/* random shared picks */
 	uint32_t	 match_gen;
 	struct delivery	*dl;		/* scratch for one publish's matches */

@@ -25,6 +25,18 @@ Python API (``sys.path.insert(0, TEST_DIRECTORY + "/helper"); import mqttc``)
     subscribe(pid, topic, qos=0, version=5),
     publish(topic, payload, qos=0, pid=None, retain=False, version=5)
 
+    u16(n), u32(n)                     big-endian integers
+    prop_entry(name, value)            one property (identifier and value)
+    subscribe_many(pid, entries, version=5, properties=None, flags=0x2)
+                                       entries: (filter, options byte)
+    unsubscribe(pid, filters, version=5)
+    ack(ptype, pid, rc=None, properties=None, version=5, flags=None)
+                                       PUBACK/PUBREC/PUBREL/PUBCOMP; v5 adds
+                                       rc (and properties) when given
+  props() and prop_entry() also take the short names of SHORT_NAMES (as
+  pubsub.py and sessions.py spell them); props() takes raw bytes as they
+  are, and a list of values for user_property and subscription_identifier.
+
   Packet types: CONNECT .. AUTH (1 .. 15); PTYPES maps them to names.
 
   Decoding
@@ -33,6 +45,19 @@ Python API (``sys.path.insert(0, TEST_DIRECTORY + "/helper"); import mqttc``)
     parse_connack(body, version) -> (session_present, rc, props)
     parse_reason(body, version) -> (rc, props)   DISCONNECT / AUTH body
     describe(ptype, flags, body, version) -> str  one line (see below)
+    prop_items(data, off=0, errors="replace", pair_errors=None,
+               unknown=ValueError) -> ([(id, value)], end)
+                                   properties in wire order (the base of
+                                   parse_props and of the other helpers)
+    packet_fields(ptype, flags, body, version=5, ...) -> dict of what a
+                         packet from the server carries (see there)
+    split_packet(buf) -> (first_byte, body_start, body_end) of the first
+                         whole packet in buf, or None
+    read_some(sock, deadline, errors) -> bytes, b"" at EOF, None on timeout
+
+  pubsub.py and sessions.py import the codec and socket plumbing from here
+  and keep only their own client classes (and packet builders with their
+  historical signatures, as thin wrappers).
 
   Raw connections
     Raw(port, host="127.0.0.1", timeout=5, version=5)   a connected
@@ -90,6 +115,7 @@ Command line ($PYTHON "$TEST_DIRECTORY/helper/mqttc.py" COMMAND ...)
       TIMEOUT                  (--wait ended with the connection open)
 """
 
+import select
 import socket
 import struct
 import sys
@@ -103,6 +129,10 @@ __all__ = [
     "PUBREL", "PUBCOMP", "SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK",
     "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH",
 ]
+# Also shared with pubsub.py and sessions.py (not in __all__ so that a
+# "from mqttc import *" sees what it always did): SHORT_NAMES, SHORT_PROPS,
+# u16, u32, prop_entry, subscribe_many, unsubscribe, ack, prop_items,
+# packet_fields, split_packet, read_some, Closed.
 
 # Packet types (MQTT 2.1.2).
 CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP, SUBSCRIBE, \
@@ -146,6 +176,36 @@ PROPS = {
 }
 PROP_IDS = {name: pid for pid, (name, _) in PROPS.items()}
 
+# The short names pubsub.py and sessions.py use for the same properties.
+SHORT_NAMES = {
+    0x01: "payload_format", 0x02: "message_expiry", 0x03: "content_type",
+    0x08: "response_topic", 0x09: "correlation_data", 0x0B: "sub_id",
+    0x11: "session_expiry", 0x12: "assigned_client_id",
+    0x13: "server_keepalive", 0x15: "auth_method", 0x16: "auth_data",
+    0x17: "request_problem_info", 0x18: "will_delay",
+    0x19: "request_response_info", 0x1A: "response_info",
+    0x1C: "server_reference", 0x1F: "reason_string", 0x21: "receive_max",
+    0x22: "topic_alias_max", 0x23: "topic_alias", 0x24: "max_qos",
+    0x25: "retain_available", 0x26: "user", 0x27: "max_packet_size",
+    0x28: "wildcard_available", 0x29: "sub_id_available",
+    0x2A: "shared_available",
+}
+SHORT_IDS = {name: pid for pid, name in SHORT_NAMES.items()}
+# name -> (identifier, type) with the type words pubsub.py and sessions.py
+# always used (their PROPS).
+_KIND_WORDS = {"b": "byte", "h": "u16", "i": "u32", "v": "varint",
+               "s": "utf8", "d": "bin", "p": "pair"}
+SHORT_PROPS = {SHORT_NAMES[pid]: (pid, _KIND_WORDS[kind])
+               for pid, (_, kind) in PROPS.items()}
+
+
+def _prop_id(name):
+    if isinstance(name, int):
+        return name
+    if name in PROP_IDS:
+        return PROP_IDS[name]
+    return SHORT_IDS[name]
+
 
 # ---------------------------------------------------------------- encoding
 
@@ -168,40 +228,64 @@ def _bytes(s):
     return s.encode("utf-8") if isinstance(s, str) else bytes(s)
 
 
+def u16(n):
+    return struct.pack("!H", n)
+
+
+def u32(n):
+    return struct.pack("!I", n)
+
+
 def mstr(s):
     """UTF-8 string (or binary data) with its two-byte length."""
     b = _bytes(s)
     return struct.pack("!H", len(b)) + b
 
 
+def prop_entry(name, value):
+    """One property: its identifier and value.  name: a PROPS name, a
+    SHORT_NAMES name or an id; a pair property takes one (k, v)."""
+    pid = _prop_id(name)
+    kind = PROPS[pid][1]
+    out = varint(pid)
+    if kind == "b":
+        return out + struct.pack("!B", int(value))
+    if kind == "h":
+        return out + struct.pack("!H", int(value))
+    if kind == "i":
+        return out + struct.pack("!I", int(value))
+    if kind == "v":
+        return out + varint(int(value))
+    if kind == "p":
+        return out + mstr(value[0]) + mstr(value[1])
+    return out + mstr(value)
+
+
 def props(p):
-    """v5 properties, with their length.  p: dict or list of (name, value);
-    names from PROPS or numeric ids; user_property takes a (k, v) pair or a
-    list of them."""
+    """v5 properties, with their length.  p: None, raw bytes (the
+    properties as they are), a dict or a list of (name, value); names from
+    PROPS or SHORT_NAMES or numeric ids; user_property takes a (k, v) pair
+    or a list of them, subscription_identifier an int or a list."""
     if p is None:
         p = {}
+    if isinstance(p, (bytes, bytearray)):
+        return varint(len(p)) + bytes(p)
     items = list(p.items()) if isinstance(p, dict) else list(p)
     out = bytearray()
     for name, value in items:
-        pid = name if isinstance(name, int) else PROP_IDS[name]
-        kind = PROPS[pid][1]
+        kind = PROPS[_prop_id(name)][1]
         if kind == "p":
-            pairs = value if (value and isinstance(value[0], (list, tuple))) \
-                else [value]
-            for k, v in pairs:
-                out += varint(pid) + mstr(k) + mstr(v)
-            continue
-        out += varint(pid)
-        if kind == "b":
-            out += struct.pack("!B", int(value))
-        elif kind == "h":
-            out += struct.pack("!H", int(value))
-        elif kind == "i":
-            out += struct.pack("!I", int(value))
-        elif kind == "v":
-            out += varint(int(value))
+            many = isinstance(value, list) and (
+                not value or isinstance(value[0], (list, tuple)))
+            if not many and value and isinstance(value[0], (list, tuple)):
+                many = True
+            for pair in (value if many else [value]):
+                out += prop_entry(name, pair)
+        elif kind == "v" and isinstance(value, list):
+            for v in value:
+                out += prop_entry(name, v)
         else:
-            out += mstr(value)
+            out += prop_entry(name, value)
     return varint(len(out)) + bytes(out)
 
 
@@ -213,9 +297,12 @@ def packet(ptype, body, flags=0):
 
 def connect(client_id="", version=5, clean=True, keepalive=60,
             properties=None, username=None, password=None, will=None,
-            proto_name=None):
+            proto_name=None, flags=None):
     """A CONNECT packet.  version 3 sends "MQIsdp" (MQTT 3.1), others
-    "MQTT"; properties (v5) as for props()."""
+    "MQTT"; properties (v5) as for props(); will["properties"] (or
+    will["props"]) are the will properties; flags, when given, is sent as
+    the connect flags byte whatever the other arguments say."""
+    connect_flags = flags
     if proto_name is None:
         proto_name = "MQIsdp" if version == 3 else "MQTT"
     flags = 0
@@ -229,6 +316,8 @@ def connect(client_id="", version=5, clean=True, keepalive=60,
         flags |= 0x40
     if username is not None:
         flags |= 0x80
+    if connect_flags is not None:
+        flags = connect_flags
     body = mstr(proto_name) + bytes([version, flags]) + \
         struct.pack("!H", keepalive)
     if version == 5:
@@ -236,7 +325,7 @@ def connect(client_id="", version=5, clean=True, keepalive=60,
     body += mstr(client_id)
     if will is not None:
         if version == 5:
-            body += props(will.get("properties"))
+            body += props(will.get("properties", will.get("props")))
         body += mstr(will["topic"]) + mstr(will.get("payload", b""))
     if username is not None:
         body += mstr(username)
@@ -259,23 +348,59 @@ def auth(rc=0, properties=None):
     return packet(AUTH, bytes([rc]) + props(properties))
 
 
+def subscribe_many(pid, entries, version=5, properties=None, flags=0x2):
+    """SUBSCRIBE; entries: (filter, options byte) pairs."""
+    body = u16(pid)
+    if version == 5:
+        body += props(properties)
+    for f, o in entries:
+        body += mstr(f) + bytes([o])
+    return packet(SUBSCRIBE, body, flags)
+
+
 def subscribe(pid, topic, qos=0, version=5):
-    body = struct.pack("!H", pid)
+    return subscribe_many(pid, [(topic, qos)], version)
+
+
+def unsubscribe(pid, filters, version=5):
+    body = u16(pid)
     if version == 5:
         body += props(None)
-    body += mstr(topic) + bytes([qos])
-    return packet(SUBSCRIBE, body, 0x2)
+    for f in filters:
+        body += mstr(f)
+    return packet(UNSUBSCRIBE, body, 0x2)
+
+
+def ack(ptype, pid, rc=None, properties=None, version=5, flags=None):
+    """PUBACK, PUBREC, PUBREL or PUBCOMP; v5 adds the reason code (0 if
+    None) and the properties when either is given.  flags default: 2 for
+    PUBREL, else 0."""
+    if flags is None:
+        flags = 0x02 if ptype == PUBREL else 0
+    body = u16(pid)
+    if version == 5 and (rc is not None or properties is not None):
+        body += bytes([rc or 0])
+        if properties is not None:
+            body += props(properties)
+    return packet(ptype, body, flags)
 
 
 def publish(topic, payload, qos=0, pid=None, retain=False, version=5,
-            properties=None):
+            properties=None, dup=False, flags=None, with_pid=None):
+    """PUBLISH.  The packet id (pid, 1 if None) is there when with_pid, by
+    default when qos > 0; flags, when given, replaces the whole low nibble
+    (DUP, QoS, RETAIN) of the first byte."""
+    if with_pid is None:
+        with_pid = bool(qos)
     body = mstr(topic)
-    if qos:
+    if with_pid:
         body += struct.pack("!H", pid if pid is not None else 1)
     if version == 5:
         body += props(properties)
     body += _bytes(payload)
-    return packet(PUBLISH, body, (qos << 1) | (1 if retain else 0))
+    if flags is None:
+        flags = (0x08 if dup else 0) | (qos << 1) | (1 if retain else 0)
+    return packet(PUBLISH, body, flags)
 
 
 # ---------------------------------------------------------------- decoding
@@ -304,19 +429,24 @@ def _str_at(data, off):
     return bytes(data[off:off + n]), off + n
 
 
-def parse_props(data, off=0):
-    """Decode v5 properties at off: (dict, end).  Strings are str, binary
-    data bytes, user_property a list of (k, v)."""
+def prop_items(data, off=0, errors="replace", pair_errors=None,
+               unknown=ValueError):
+    """Decode v5 properties at off: ([(id, value)] in wire order, end).
+    Strings are str (decoded with errors; user_property pairs with
+    pair_errors, default errors), binary data bytes, user_property a
+    (k, v) tuple.  An unknown identifier raises unknown."""
+    if pair_errors is None:
+        pair_errors = errors
     n, off = _varint_at(data, off)
     end = off + n
     if end > len(data):
         raise ValueError("properties run past the packet")
-    out = {}
+    out = []
     while off < end:
         pid, off = _varint_at(data, off)
         if pid not in PROPS:
-            raise ValueError("unknown property 0x%02x" % pid)
-        name, kind = PROPS[pid]
+            raise unknown("unknown property 0x%02x" % pid)
+        kind = PROPS[pid][1]
         if kind == "b":
             val = data[off]
             off += 1
@@ -331,19 +461,91 @@ def parse_props(data, off=0):
         elif kind == "p":
             k, off = _str_at(data, off)
             v, off = _str_at(data, off)
-            out.setdefault(name, []).append(
-                (k.decode("utf-8", "replace"), v.decode("utf-8", "replace")))
-            continue
+            val = (k.decode("utf-8", pair_errors),
+                   v.decode("utf-8", pair_errors))
         else:
             val, off = _str_at(data, off)
             if kind == "s":
-                val = val.decode("utf-8", "replace")
-        if name in out:
-            raise ValueError("property %s twice" % name)
-        out[name] = val
+                val = val.decode("utf-8", errors)
+        out.append((pid, val))
     if off != end:
         raise ValueError("properties overrun")
     return out, end
+
+
+def parse_props(data, off=0):
+    """Decode v5 properties at off: (dict, end).  Strings are str, binary
+    data bytes, user_property a list of (k, v)."""
+    items, end = prop_items(data, off)
+    out = {}
+    for pid, val in items:
+        name, kind = PROPS[pid]
+        if kind == "p":
+            out.setdefault(name, []).append(val)
+            continue
+        if name in out:
+            raise ValueError("property %s twice" % name)
+        out[name] = val
+    return out, end
+
+
+def packet_fields(ptype, flags, body, version=5, errors="replace",
+                  pair_errors=None, unknown=ValueError):
+    """What a packet from the server carries, as a dict (properties as
+    prop_items() lists; strings decoded with errors):
+      PUBLISH: qos, dup, retain (ints), topic, pid (None at QoS 0), props,
+               payload (bytes)
+      CONNACK: sp, rc, props (v5 and longer than 2 bytes)
+      PUBACK .. PUBCOMP: pid, rc (0 unless v5 and there), props
+      SUBACK, UNSUBACK: pid, props (v5), rcs (list)
+      DISCONNECT, AUTH: rc (0 without a body), props (body longer than 1)
+    Other types: an empty dict."""
+    kw = {"errors": errors, "pair_errors": pair_errors, "unknown": unknown}
+    b = bytes(body)
+    v5 = version == 5
+    f = {}
+    if ptype == PUBLISH:
+        f["qos"] = (flags >> 1) & 3
+        f["dup"] = (flags >> 3) & 1
+        f["retain"] = flags & 1
+        ln = struct.unpack_from("!H", b, 0)[0]
+        f["topic"] = b[2:2 + ln].decode("utf-8", errors)
+        i = 2 + ln
+        f["pid"] = None
+        if f["qos"]:
+            f["pid"] = struct.unpack_from("!H", b, i)[0]
+            i += 2
+        f["props"] = []
+        if v5:
+            f["props"], i = prop_items(b, i, **kw)
+        f["payload"] = b[i:]
+    elif ptype == CONNACK:
+        f["sp"] = b[0] & 1
+        f["rc"] = b[1]
+        f["props"] = []
+        if v5 and len(b) > 2:
+            f["props"] = prop_items(b, 2, **kw)[0]
+    elif ptype in (PUBACK, PUBREC, PUBREL, PUBCOMP):
+        f["pid"] = struct.unpack_from("!H", b, 0)[0]
+        f["rc"] = 0
+        f["props"] = []
+        if v5 and len(b) > 2:
+            f["rc"] = b[2]
+            if len(b) > 3:
+                f["props"] = prop_items(b, 3, **kw)[0]
+    elif ptype in (SUBACK, UNSUBACK):
+        f["pid"] = struct.unpack_from("!H", b, 0)[0]
+        i = 2
+        f["props"] = []
+        if v5:
+            f["props"], i = prop_items(b, i, **kw)
+        f["rcs"] = list(b[i:])
+    elif ptype in (DISCONNECT, AUTH):
+        f["rc"] = b[0] if len(b) >= 1 else 0
+        f["props"] = []
+        if len(b) > 1:
+            f["props"] = prop_items(b, 1, **kw)[0]
+    return f
 
 
 def parse_connack(body, version):
@@ -408,6 +610,47 @@ def describe(ptype, flags, body, version=5):
 
 
 # ---------------------------------------------------------------- sockets
+
+class Closed(Exception):
+    """The server closed the connection (pubsub.py, sessions.py)."""
+
+
+def split_packet(buf):
+    """(first byte, body start, body end) of the first whole packet in
+    buf, or None while it is not all there."""
+    if len(buf) < 2:
+        return None
+    n, mult, i = 0, 1, 1
+    while True:
+        if i >= len(buf):
+            return None
+        d = buf[i]
+        n += (d & 0x7F) * mult
+        mult *= 128
+        i += 1
+        if not d & 0x80:
+            break
+    if len(buf) < i + n:
+        return None
+    return buf[0], i, i + n
+
+
+def read_some(sock, deadline,
+              errors=(ConnectionResetError, BrokenPipeError)):
+    """Bytes from sock once readable before deadline (time.monotonic());
+    None on timeout; b"" when the peer closed (or recv raised one of
+    errors)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return None
+    r, _, _ = select.select([sock], [], [], left)
+    if not r:
+        return None
+    try:
+        return sock.recv(65536)
+    except errors:
+        return b""
+
 
 class Raw:
     """A raw TCP connection to the broker."""

@@ -51,44 +51,20 @@ def _deadline(signum, frame):
 signal.signal(signal.SIGALRM, _deadline)
 signal.alarm(DEADLINE)
 
-CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = range(1, 8)
-SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK = range(8, 12)
-PINGREQ, PINGRESP, DISCONNECT, AUTH = range(12, 16)
-TYPE_NAMES = {1: "CONNECT", 2: "CONNACK", 3: "PUBLISH", 4: "PUBACK",
-              5: "PUBREC", 6: "PUBREL", 7: "PUBCOMP", 8: "SUBSCRIBE",
-              9: "SUBACK", 10: "UNSUBSCRIBE", 11: "UNSUBACK",
-              12: "PINGREQ", 13: "PINGRESP", 14: "DISCONNECT", 15: "AUTH"}
+# The packet codec and the socket plumbing are mqttc.py's; what is here
+# keeps the names and signatures the t2xxx scripts use.
+import mqttc as _m                                   # noqa: E402
+# Names imported here but unused are re-exported on purpose: the scripts
+# get them (and the stdlib modules above) from "from pubsub import *".
+from mqttc import (CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC,  # noqa: E402
+                   PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE,
+                   UNSUBACK, PINGREQ, PINGRESP, DISCONNECT, AUTH, Closed,
+                   varint, u16, u32, mstr)
+
+TYPE_NAMES = _m.PTYPES
 
 # MQTT 5 properties (2.2.2.2): name -> (identifier, type).
-PROPS = {
-    "payload_format": (0x01, "byte"),
-    "message_expiry": (0x02, "u32"),
-    "content_type": (0x03, "utf8"),
-    "response_topic": (0x08, "utf8"),
-    "correlation_data": (0x09, "bin"),
-    "sub_id": (0x0b, "varint"),
-    "session_expiry": (0x11, "u32"),
-    "assigned_client_id": (0x12, "utf8"),
-    "server_keepalive": (0x13, "u16"),
-    "auth_method": (0x15, "utf8"),
-    "auth_data": (0x16, "bin"),
-    "request_problem_info": (0x17, "byte"),
-    "will_delay": (0x18, "u32"),
-    "request_response_info": (0x19, "byte"),
-    "response_info": (0x1a, "utf8"),
-    "server_reference": (0x1c, "utf8"),
-    "reason_string": (0x1f, "utf8"),
-    "receive_max": (0x21, "u16"),
-    "topic_alias_max": (0x22, "u16"),
-    "topic_alias": (0x23, "u16"),
-    "max_qos": (0x24, "byte"),
-    "retain_available": (0x25, "byte"),
-    "user": (0x26, "pair"),
-    "max_packet_size": (0x27, "u32"),
-    "wildcard_available": (0x28, "byte"),
-    "sub_id_available": (0x29, "byte"),
-    "shared_available": (0x2a, "byte"),
-}
+PROPS = _m.SHORT_PROPS
 PROP_BY_ID = {v[0]: (k, v[1]) for k, v in PROPS.items()}
 
 
@@ -115,97 +91,36 @@ def wait_until(cond, timeout=5.0, step=0.05):
 
 
 # ---------------------------------------------------------------------------
-# Encoding
+# Encoding (mqttc.py's, with pubsub's signatures)
 
-def varint(n):
-    out = bytearray()
-    while True:
-        d = n % 128
-        n //= 128
-        if n:
-            d |= 0x80
-        out.append(d)
-        if not n:
-            return bytes(out)
-
-
-def u16(n):
-    return struct.pack(">H", n)
-
-
-def u32(n):
-    return struct.pack(">I", n)
-
-
-def _b(s):
-    return s.encode() if isinstance(s, str) else bytes(s)
-
-
-def mstr(s):
-    """Two-byte length and the bytes (str is UTF-8 encoded)."""
-    b = _b(s)
-    return u16(len(b)) + b
+_b = _m._bytes
 
 
 def prop(name, value):
-    pid, kind = PROPS[name]
-    if kind == "byte":
-        v = bytes([value])
-    elif kind == "u16":
-        v = u16(value)
-    elif kind == "u32":
-        v = u32(value)
-    elif kind == "varint":
-        v = varint(value)
-    elif kind in ("utf8", "bin"):
-        v = mstr(value)
-    else:
-        v = mstr(value[0]) + mstr(value[1])
-    return bytes([pid]) + v
+    return _m.prop_entry(name, value)
 
 
 def props_block(props):
     """A property block (length first) from None, raw bytes, a dict or a
     list of (name, value); "user" takes a list of (key, value) pairs and
     "sub_id" may be a list too."""
-    if props is None:
-        body = b""
-    elif isinstance(props, (bytes, bytearray)):
-        body = bytes(props)
-    else:
-        items = props.items() if isinstance(props, dict) else props
-        body = b""
-        for name, value in items:
-            if name in ("user", "sub_id") and isinstance(value, list):
-                for v in value:
-                    body += prop(name, v)
-            else:
-                body += prop(name, value)
-    return varint(len(body)) + body
+    return _m.props(props)
 
 
 def packet(first, body):
-    return bytes([first]) + varint(len(body)) + body
+    return _m.packet(first >> 4, body, first & 0x0f)
 
 
 def connect_packet(client_id="", version=5, clean=True, keepalive=60,
                    props=None):
-    body = mstr("MQTT") + bytes([version, 0x02 if clean else 0]) + \
-        u16(keepalive)
-    if version == 5:
-        body += props_block(props)
-    return packet(0x10, body + mstr(client_id))
+    return _m.connect(client_id, version, clean, keepalive, props,
+                      proto_name="MQTT")
 
 
 def publish_packet(topic, payload=b"", qos=0, pid=None, retain=False,
                    dup=False, props=None, version=5):
-    body = mstr(topic)
-    if qos > 0:
-        body += u16(pid)
-    if version == 5:
-        body += props_block(props)
-    first = 0x30 | (0x08 if dup else 0) | (qos << 1) | (1 if retain else 0)
-    return packet(first, body + _b(payload))
+    return _m.publish(topic, payload, qos, pid, retain, version, props,
+                      dup=dup)
 
 
 def sub_options(qos=0, nl=False, rap=False, rh=0):
@@ -214,87 +129,37 @@ def sub_options(qos=0, nl=False, rap=False, rh=0):
 
 def subscribe_packet(pid, entries, props=None, version=5):
     """entries: list of (filter, options byte)."""
-    body = u16(pid)
-    if version == 5:
-        body += props_block(props)
-    for f, o in entries:
-        body += mstr(f) + bytes([o])
-    return packet(0x82, body)
+    return _m.subscribe_many(pid, entries, version, props)
 
 
 def unsubscribe_packet(pid, filters, version=5):
-    body = u16(pid)
-    if version == 5:
-        body += props_block(None)
-    for f in filters:
-        body += mstr(f)
-    return packet(0xa2, body)
+    return _m.unsubscribe(pid, filters, version)
 
 
 def ack_packet(ptype, pid, rc=None, version=5):
     """PUBACK, PUBREC, PUBREL or PUBCOMP; v5 adds rc when given."""
-    body = u16(pid)
-    if version == 5 and rc is not None:
-        body += bytes([rc])
-    return packet(ptype << 4 | (0x02 if ptype == PUBREL else 0), body)
+    return _m.ack(ptype, pid, rc, version=version)
 
 
 def disconnect_packet(rc=0, props=None, version=5):
-    if version != 5:
-        return b"\xe0\x00"
-    return packet(0xe0, bytes([rc]) + props_block(props))
+    return _m.disconnect(rc, version, props)
 
 
 # ---------------------------------------------------------------------------
 # Decoding
 
-def _varint_at(b, i):
-    n, mult = 0, 1
-    while True:
-        d = b[i]
-        i += 1
-        n += (d & 0x7f) * mult
-        mult *= 128
-        if not d & 0x80:
-            return n, i
+_PROP_KW = {"errors": "replace", "pair_errors": "strict",
+            "unknown": AssertionError}
+
+
+def _named(items):
+    return [(_m.SHORT_NAMES[pid], v) for pid, v in items]
 
 
 def decode_props(b, i):
     """(list of (name, value), end) for the property block at b[i:]."""
-    n, i = _varint_at(b, i)
-    end = i + n
-    out = []
-    while i < end:
-        pid, i = _varint_at(b, i)
-        name, kind = PROP_BY_ID.get(pid, ("0x%02x" % pid, None))
-        if kind == "byte":
-            v = b[i]
-            i += 1
-        elif kind == "u16":
-            v = struct.unpack_from(">H", b, i)[0]
-            i += 2
-        elif kind == "u32":
-            v = struct.unpack_from(">I", b, i)[0]
-            i += 4
-        elif kind == "varint":
-            v, i = _varint_at(b, i)
-        elif kind in ("utf8", "bin"):
-            ln = struct.unpack_from(">H", b, i)[0]
-            v = bytes(b[i + 2:i + 2 + ln])
-            if kind == "utf8":
-                v = v.decode("utf-8", "replace")
-            i += 2 + ln
-        elif kind == "pair":
-            ln = struct.unpack_from(">H", b, i)[0]
-            k = bytes(b[i + 2:i + 2 + ln]).decode()
-            i += 2 + ln
-            ln = struct.unpack_from(">H", b, i)[0]
-            v = (k, bytes(b[i + 2:i + 2 + ln]).decode())
-            i += 2 + ln
-        else:
-            raise AssertionError("unknown property 0x%02x" % pid)
-        out.append((name, v))
-    return out, end
+    items, end = _m.prop_items(b, i, **_PROP_KW)
+    return _named(items), end
 
 
 class Props(list):
@@ -329,45 +194,28 @@ class Packet:
         self.props = Props()
         self.rc = 0
         self.pid = None
-        b = self.body
-        v5 = version == 5
-        if self.type == PUBLISH:
-            self.qos = (self.flags >> 1) & 3
-            self.dup = bool(self.flags & 8)
-            self.retain = bool(self.flags & 1)
-            ln = struct.unpack_from(">H", b, 0)[0]
-            self.topic = b[2:2 + ln].decode("utf-8", "replace")
-            i = 2 + ln
-            if self.qos:
-                self.pid = struct.unpack_from(">H", b, i)[0]
-                i += 2
-            if v5:
-                p, i = decode_props(b, i)
-                self.props = Props(p)
-            self.payload = b[i:]
-        elif self.type == CONNACK:
-            self.sp = b[0] & 1
-            self.rc = b[1]
-            if v5 and len(b) > 2:
-                self.props = Props(decode_props(b, 2)[0])
-        elif self.type in (PUBACK, PUBREC, PUBREL, PUBCOMP):
-            self.pid = struct.unpack_from(">H", b, 0)[0]
-            if v5 and len(b) > 2:
-                self.rc = b[2]
-                if len(b) > 3:
-                    self.props = Props(decode_props(b, 3)[0])
-        elif self.type in (SUBACK, UNSUBACK):
-            self.pid = struct.unpack_from(">H", b, 0)[0]
-            i = 2
-            if v5:
-                p, i = decode_props(b, i)
-                self.props = Props(p)
-            self.rcs = list(b[i:])
-        elif self.type == DISCONNECT:
-            if len(b) >= 1:
-                self.rc = b[0]
-            if v5 and len(b) > 1:
-                self.props = Props(decode_props(b, 1)[0])
+        if self.type == DISCONNECT and version != 5:
+            if len(self.body) >= 1:
+                self.rc = self.body[0]
+        elif self.type != AUTH:
+            f = _m.packet_fields(self.type, self.flags, self.body, version,
+                                 **_PROP_KW)
+            if self.type == PUBLISH:
+                self.qos = f["qos"]
+                self.dup = bool(f["dup"])
+                self.retain = bool(f["retain"])
+                self.topic = f["topic"]
+                self.payload = f["payload"]
+            elif self.type == CONNACK:
+                self.sp = f["sp"]
+            elif self.type in (SUBACK, UNSUBACK):
+                self.rcs = f["rcs"]
+            if "pid" in f:
+                self.pid = f["pid"]
+            if "rc" in f:
+                self.rc = f["rc"]
+            if f.get("props"):
+                self.props = Props(_named(f["props"]))
 
     def __repr__(self):
         if self.type == PUBLISH:
@@ -382,10 +230,6 @@ class Packet:
                                           [hex(r) for r in self.rcs])
         return "%s(pid=%s rc=0x%02x props=%r)" % (self.name, self.pid,
                                                    self.rc, list(self.props))
-
-
-class Closed(Exception):
-    """The server closed the connection."""
 
 
 class Raw:
@@ -432,42 +276,24 @@ class Raw:
         return p
 
     def _fill(self, deadline):
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            r, _, _ = select.select([self.sock], [], [], left)
-            if not r:
-                return False
-            try:
-                d = self.sock.recv(65536)
-            except (ConnectionResetError, BrokenPipeError):
-                d = b""
-            if not d:
-                self.closed = True
-                raise Closed()
-            self.buf += d
-            return True
+        d = _m.read_some(self.sock, deadline)
+        if d is None:
+            return False
+        if not d:
+            self.closed = True
+            raise Closed()
+        self.buf += d
+        return True
 
     def _whole(self):
         """One packet from the buffer, or None."""
+        w = _m.split_packet(self.buf)
+        if w is None:
+            return None
+        first, i, end = w
         b = self.buf
-        if len(b) < 2:
-            return None
-        n, mult, i = 0, 1, 1
-        while True:
-            if i >= len(b):
-                return None
-            d = b[i]
-            n += (d & 0x7f) * mult
-            mult *= 128
-            i += 1
-            if not d & 0x80:
-                break
-        if len(b) < i + n:
-            return None
-        self.buf = b[i + n:]
-        return Packet(b[0], b[i:i + n], self.version)
+        self.buf = b[end:]
+        return Packet(first, b[i:end], self.version)
 
     def _recv_wire(self, timeout):
         """The next packet off the wire; None on timeout; Closed."""

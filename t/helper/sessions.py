@@ -44,44 +44,20 @@ def _deadline(signum, frame):
 signal.signal(signal.SIGALRM, _deadline)
 signal.alarm(DEADLINE)
 
-CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC, PUBREL, PUBCOMP = range(1, 8)
-SUBSCRIBE, SUBACK, UNSUBSCRIBE, UNSUBACK = range(8, 12)
-PINGREQ, PINGRESP, DISCONNECT, AUTH = range(12, 16)
-TYPE_NAMES = {1: "CONNECT", 2: "CONNACK", 3: "PUBLISH", 4: "PUBACK",
-              5: "PUBREC", 6: "PUBREL", 7: "PUBCOMP", 8: "SUBSCRIBE",
-              9: "SUBACK", 10: "UNSUBSCRIBE", 11: "UNSUBACK",
-              12: "PINGREQ", 13: "PINGRESP", 14: "DISCONNECT", 15: "AUTH"}
+# The packet codec and the socket plumbing are mqttc.py's; what is here
+# keeps the names and signatures the t3xxx and t9xxx scripts use.
+import mqttc as _m                                   # noqa: E402
+# Names imported here but unused are re-exported on purpose: the scripts
+# get them (and the stdlib modules above) from "from sessions import *".
+from mqttc import (CONNECT, CONNACK, PUBLISH, PUBACK, PUBREC,  # noqa: E402
+                   PUBREL, PUBCOMP, SUBSCRIBE, SUBACK, UNSUBSCRIBE,
+                   UNSUBACK, PINGREQ, PINGRESP, DISCONNECT, AUTH, Closed,
+                   varint, u16, u32)
+
+TYPE_NAMES = _m.PTYPES
 
 # MQTT 5 properties: name -> (id, type).
-PROPS = {
-    "payload_format": (0x01, "byte"),
-    "message_expiry": (0x02, "u32"),
-    "content_type": (0x03, "utf8"),
-    "response_topic": (0x08, "utf8"),
-    "correlation_data": (0x09, "bin"),
-    "sub_id": (0x0b, "varint"),
-    "session_expiry": (0x11, "u32"),
-    "assigned_client_id": (0x12, "utf8"),
-    "server_keepalive": (0x13, "u16"),
-    "auth_method": (0x15, "utf8"),
-    "auth_data": (0x16, "bin"),
-    "request_problem_info": (0x17, "byte"),
-    "will_delay": (0x18, "u32"),
-    "request_response_info": (0x19, "byte"),
-    "response_info": (0x1a, "utf8"),
-    "server_reference": (0x1c, "utf8"),
-    "reason_string": (0x1f, "utf8"),
-    "receive_max": (0x21, "u16"),
-    "topic_alias_max": (0x22, "u16"),
-    "topic_alias": (0x23, "u16"),
-    "max_qos": (0x24, "byte"),
-    "retain_available": (0x25, "byte"),
-    "user": (0x26, "pair"),
-    "max_packet_size": (0x27, "u32"),
-    "wildcard_available": (0x28, "byte"),
-    "sub_id_available": (0x29, "byte"),
-    "shared_available": (0x2a, "byte"),
-}
+PROPS = _m.SHORT_PROPS
 PROP_BY_ID = {v[0]: (k, v[1]) for k, v in PROPS.items()}
 
 
@@ -98,74 +74,25 @@ def check(cond, what, *detail):
 
 
 # ---------------------------------------------------------------------------
-# Encoding
+# Encoding (mqttc.py's, with the signatures of sessions.py)
 
-def varint(n):
-    out = bytearray()
-    while True:
-        d = n % 128
-        n //= 128
-        if n:
-            d |= 0x80
-        out.append(d)
-        if not n:
-            return bytes(out)
-
-
-def u16(n):
-    return struct.pack(">H", n)
-
-
-def u32(n):
-    return struct.pack(">I", n)
-
-
-def utf8(s):
-    """A two-byte length and the bytes (s may be str or raw bytes)."""
-    b = s.encode() if isinstance(s, str) else bytes(s)
-    return u16(len(b)) + b
+utf8 = _m.mstr      # a two-byte length and the bytes (str or raw bytes)
 
 
 def prop(name, value):
     """One property entry (identifier and value)."""
-    pid, kind = PROPS[name]
-    if kind == "byte":
-        v = bytes([value])
-    elif kind == "u16":
-        v = u16(value)
-    elif kind == "u32":
-        v = u32(value)
-    elif kind == "varint":
-        v = varint(value)
-    elif kind in ("utf8", "bin"):
-        v = utf8(value)
-    else:
-        v = utf8(value[0]) + utf8(value[1])
-    return bytes([pid]) + v
+    return _m.prop_entry(name, value)
 
 
 def props_block(props):
     """A v5 property block from a dict, a list of (name, value) or raw bytes;
     "user" takes a list of pairs."""
-    if props is None:
-        body = b""
-    elif isinstance(props, (bytes, bytearray)):
-        body = bytes(props)
-    else:
-        items = props.items() if isinstance(props, dict) else props
-        body = b""
-        for name, value in items:
-            if name == "user" and isinstance(value, list):
-                for pair in value:
-                    body += prop("user", pair)
-            else:
-                body += prop(name, value)
-    return varint(len(body)) + body
+    return _m.props(props)
 
 
 def packet(first, body):
     """Fixed header (first byte and remaining length) and body."""
-    return bytes([first]) + varint(len(body)) + body
+    return _m.packet(first >> 4, body, first & 0x0f)
 
 
 def connect_packet(client_id="", version=5, clean=True, keepalive=60,
@@ -173,84 +100,33 @@ def connect_packet(client_id="", version=5, clean=True, keepalive=60,
                    flags=None):
     """CONNECT.  will: dict(topic, payload, qos=0, retain=False, props=None).
     flags overrides the connect flags byte."""
-    name = b"MQIsdp" if version == 3 else b"MQTT"
-    fl = 0x02 if clean else 0
-    if will is not None:
-        fl |= 0x04 | (will.get("qos", 0) << 3)
-        if will.get("retain"):
-            fl |= 0x20
-    if username is not None:
-        fl |= 0x80
-    if password is not None:
-        fl |= 0x40
-    if flags is not None:
-        fl = flags
-    body = utf8(name) + bytes([version, fl]) + u16(keepalive)
-    if version == 5:
-        body += props_block(props)
-    body += utf8(client_id)
-    if will is not None:
-        if version == 5:
-            body += props_block(will.get("props"))
-        body += utf8(will["topic"]) + utf8(will.get("payload", b""))
-    if username is not None:
-        body += utf8(username)
-    if password is not None:
-        body += utf8(password)
-    return packet(0x10, body)
+    return _m.connect(client_id, version, clean, keepalive, props,
+                      username, password, will, flags=flags)
 
 
 def publish_packet(topic, payload=b"", qos=0, retain=False, dup=False,
                    pid=None, props=None, version=5, flags=None):
     """PUBLISH; flags overrides the low nibble of the first byte."""
-    first = 0x30 | (0x08 if dup else 0) | (qos << 1) | (1 if retain else 0)
-    if flags is not None:
-        first = 0x30 | flags
-    body = utf8(topic)
-    if qos > 0 or pid is not None:
-        body += u16(pid if pid is not None else 1)
-    if version == 5:
-        body += props_block(props)
-    if isinstance(payload, str):
-        payload = payload.encode()
-    return packet(first, body + payload)
+    return _m.publish(topic, payload, qos, pid, retain, version, props,
+                      dup=dup, flags=flags,
+                      with_pid=qos > 0 or pid is not None)
 
 
 def subscribe_packet(pid, filters, version=5, props=None, flags=0x02):
     """SUBSCRIBE; filters: list of (filter, options byte) or filter strs
     (QoS 0)."""
-    body = u16(pid)
-    if version == 5:
-        body += props_block(props)
-    for f in filters:
-        if isinstance(f, str):
-            f = (f, 0)
-        body += utf8(f[0]) + bytes([f[1]])
-    return packet(0x80 | flags, body)
+    entries = [(f, 0) if isinstance(f, str) else (f[0], f[1])
+               for f in filters]
+    return _m.subscribe_many(pid, entries, version, props, flags)
 
 
 def unsubscribe_packet(pid, filters, version=5):
-    body = u16(pid)
-    if version == 5:
-        body += props_block(None)
-    for f in filters:
-        body += utf8(f)
-    return packet(0xa2, body)
+    return _m.unsubscribe(pid, filters, version)
 
 
 def ack_packet(ptype, pid, rc=None, props=None, version=5, flags=None):
     """PUBACK, PUBREC, PUBREL or PUBCOMP."""
-    first = ptype << 4
-    if flags is not None:
-        first |= flags
-    elif ptype == PUBREL:
-        first |= 0x02
-    body = u16(pid)
-    if version == 5 and (rc is not None or props is not None):
-        body += bytes([rc or 0])
-        if props is not None:
-            body += props_block(props)
-    return packet(first, body)
+    return _m.ack(ptype, pid, rc, props, version, flags)
 
 
 def disconnect_packet(rc=0, props=None, version=5):
@@ -262,7 +138,7 @@ def disconnect_packet(rc=0, props=None, version=5):
     return packet(0xe0, body)
 
 
-PINGREQ_PACKET = b"\xc0\x00"
+PINGREQ_PACKET = _m.pingreq()
 
 
 # ---------------------------------------------------------------------------
@@ -300,104 +176,42 @@ class Packet:
         return "<%s%s>" % (self.name, extra)
 
 
-def decode_props(b, i):
-    n, i = read_varint(b, i)
-    end = i + n
+_PROP_KW = {"errors": "strict", "unknown": KeyError}
+
+
+def _props_dict(items):
     out = {}
-    while i < end:
-        pid = b[i]
-        i += 1
-        name, kind = PROP_BY_ID[pid]
-        if kind == "byte":
-            v = b[i]
-            i += 1
-        elif kind == "u16":
-            v = struct.unpack(">H", b[i:i + 2])[0]
-            i += 2
-        elif kind == "u32":
-            v = struct.unpack(">I", b[i:i + 4])[0]
-            i += 4
-        elif kind == "varint":
-            v, i = read_varint(b, i)
-        elif kind in ("utf8", "bin"):
-            ln = struct.unpack(">H", b[i:i + 2])[0]
-            v = bytes(b[i + 2:i + 2 + ln])
-            if kind == "utf8":
-                v = v.decode()
-            i += 2 + ln
-        else:
-            k = []
-            for _ in range(2):
-                ln = struct.unpack(">H", b[i:i + 2])[0]
-                k.append(bytes(b[i + 2:i + 2 + ln]).decode())
-                i += 2 + ln
-            v = tuple(k)
+    for pid, v in items:
+        name = _m.SHORT_NAMES[pid]
         if name in ("user", "sub_id"):
             out.setdefault(name, []).append(v)
         else:
             out[name] = v
-    return out, end
+    return out
 
 
-def read_varint(b, i):
-    n, mult = 0, 1
-    while True:
-        d = b[i]
-        i += 1
-        n += (d & 0x7f) * mult
-        mult *= 128
-        if not d & 0x80:
-            return n, i
+def decode_props(b, i):
+    items, end = _m.prop_items(b, i, **_PROP_KW)
+    return _props_dict(items), end
+
+
+read_varint = _m._varint_at
 
 
 def decode(raw, version):
     """Decode one whole packet the server sent."""
     p = Packet(raw)
     _, i = read_varint(raw, 1)
-    body = raw[i:]
-    t = p.type
-    if t == CONNACK:
-        p.session_present = body[0] & 1
-        p.rc = body[1]
-        if version == 5 and len(body) > 2:
-            p.props, _ = decode_props(body, 2)
-    elif t == PUBLISH:
-        p.qos = (p.flags >> 1) & 3
-        p.dup = (p.flags >> 3) & 1
-        p.retain = p.flags & 1
-        ln = struct.unpack(">H", body[:2])[0]
-        p.topic = bytes(body[2:2 + ln]).decode()
-        j = 2 + ln
-        if p.qos:
-            p.pid = struct.unpack(">H", body[j:j + 2])[0]
-            j += 2
-        if version == 5:
-            p.props, j = decode_props(body, j)
-        p.payload = bytes(body[j:])
-    elif t in (PUBACK, PUBREC, PUBREL, PUBCOMP):
-        p.pid = struct.unpack(">H", body[:2])[0]
-        p.rc = 0
-        if version == 5 and len(body) > 2:
-            p.rc = body[2]
-            if len(body) > 3:
-                p.props, _ = decode_props(body, 3)
-    elif t in (SUBACK, UNSUBACK):
-        p.pid = struct.unpack(">H", body[:2])[0]
-        j = 2
-        if version == 5:
-            p.props, j = decode_props(body, 2)
-        p.rcs = list(body[j:])
-    elif t in (DISCONNECT, AUTH):
-        p.rc = 0
-        if len(body) > 0:
-            p.rc = body[0]
-            if len(body) > 1:
-                p.props, _ = decode_props(body, 1)
+    f = _m.packet_fields(p.type, p.flags, raw[i:], version, **_PROP_KW)
+    if p.type == CONNACK:
+        p.session_present = f.pop("sp")
+    for k, v in f.items():
+        if k == "props":
+            if v:
+                p.props = _props_dict(v)
+        else:
+            setattr(p, k, v)
     return p
-
-
-class Closed(Exception):
-    """The server closed the connection."""
 
 
 # ---------------------------------------------------------------------------
@@ -428,16 +242,10 @@ class Raw:
         """Read more bytes; False on timeout; raises Closed at EOF."""
         if self.eof:
             raise Closed(self.name)
-        left = deadline - time.monotonic()
-        if left <= 0:
+        data = _m.read_some(self.sock, deadline,
+                            (ConnectionResetError, OSError))
+        if data is None:
             return False
-        r, _, _ = select.select([self.sock], [], [], left)
-        if not r:
-            return False
-        try:
-            data = self.sock.recv(65536)
-        except (ConnectionResetError, OSError):
-            data = b""
         if not data:
             self.eof = True
             raise Closed(self.name)
@@ -446,20 +254,8 @@ class Raw:
 
     def _whole(self):
         """Length of the first whole packet in buf, or 0."""
-        b = self.buf
-        if len(b) < 2:
-            return 0
-        n, mult, i = 0, 1, 1
-        while True:
-            if i >= len(b):
-                return 0
-            d = b[i]
-            n += (d & 0x7f) * mult
-            mult *= 128
-            i += 1
-            if not d & 0x80:
-                break
-        return i + n if len(b) >= i + n else 0
+        w = _m.split_packet(self.buf)
+        return w[2] if w else 0
 
     def recv(self, timeout=5.0):
         """The next packet, or None after timeout; raises Closed."""
