@@ -28,6 +28,7 @@
 #define ROUTER_MAX_HOPS	8
 
 struct share_member {
+	char		*cid;		/* client id: the session's key */
 	uint16_t	 worker;
 	bool		 rap;
 	uint8_t		 qos;
@@ -51,6 +52,19 @@ struct route {
 	struct share_group *groups;
 };
 
+/* Free a share group and its members. */
+static void
+share_group_free(struct share_group *g)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < g->n; i++)
+		free(g->m[i].cid);
+	free(g->name);
+	free(g->m);
+	free(g);
+}
+
 /* Free a route entry. */
 static void
 route_free(void *p)
@@ -60,9 +74,7 @@ route_free(void *p)
 
 	for (g = r->groups; g != NULL; g = next) {
 		next = g->next;
-		free(g->name);
-		free(g->m);
-		free(g);
+		share_group_free(g);
 	}
 	free(r);
 }
@@ -183,8 +195,11 @@ router_apply(struct worker *w, struct route_delta *d)
 				    sizeof *g->m);
 			}
 			g->n++;
-		}
+		} else
+			free(g->m[i].cid);
 		mb = &g->m[i];
+		mb->cid = xstrndup(d->key + d->group_len + d->filter_len,
+		    d->cid_len);
 		mb->worker = d->worker;
 		mb->sid = d->sid;
 		mb->qos = d->qos;
@@ -197,6 +212,7 @@ router_apply(struct worker *w, struct route_delta *d)
 			break;
 		for (i = 0; i < g->n; i++) {
 			if (g->m[i].sid == d->sid) {
+				free(g->m[i].cid);
 				g->m[i] = g->m[--g->n];
 				break;
 			}
@@ -205,9 +221,7 @@ router_apply(struct worker *w, struct route_delta *d)
 			for (gp = &r->groups; *gp != g; gp = &(*gp)->next)
 				;
 			*gp = g->next;
-			free(g->name);
-			free(g->m);
-			free(g);
+			share_group_free(g);
 		}
 		break;
 	}
@@ -226,8 +240,9 @@ router_broadcast(struct worker *w, enum route_op op, const struct sub *sub)
 	struct route_delta	*d;
 	size_t			 n;
 	unsigned		 i;
+	size_t			 cid_len = strlen(sub->s->client_id);
 
-	n = sizeof *d + sub->group.len + sub->filter.len;
+	n = sizeof *d + sub->group.len + sub->filter.len + cid_len;
 	for (i = 0; i < n_workers; i++) {
 		d = xmalloc(n);
 		memset(d, 0, sizeof *d);
@@ -246,6 +261,9 @@ router_broadcast(struct worker *w, enum route_op op, const struct sub *sub)
 			memcpy(d->key, sub->group.p, sub->group.len);
 		memcpy(d->key + sub->group.len, sub->filter.p,
 		    sub->filter.len);
+		d->cid_len = (uint16_t)cid_len;
+		memcpy(d->key + sub->group.len + sub->filter.len,
+		    sub->s->client_id, cid_len);
 		if (i == w->id) {
 			router_apply(w, d);
 			free(d);
@@ -316,6 +334,7 @@ router_send_shared(struct worker *w, struct msg *m,
 	fs->share[group.len] = '\0';
 	memcpy(fs->share + group.len + 1, filter.p, filter.len);
 	fs->share[fs->share_len] = '\0';
+	fs->cid = xstrdup(mb->cid);
 	if (mb->worker == w->id)
 		router_shared_in(w, fs);
 	else {
@@ -578,8 +597,9 @@ router_shared_in(struct worker *w, struct fwd_shared *fs)
 	struct sub	*sub;
 	uint8_t		 qos;
 
-	s = session_find_sid(w, fs->sid);
-	if (s != NULL && (sub = router_share_sub(s, fs->share)) != NULL) {
+	s = session_find(w, STR(fs->cid));
+	if (s != NULL && s->sid == fs->sid &&
+	    (sub = router_share_sub(s, fs->share)) != NULL) {
 		qos = config->mqtt_upgrade_qos ? sub->qos :
 		    (sub->qos < fs->m->qos ? sub->qos : fs->m->qos);
 		session_deliver(s, fs->m, qos, sub->rap && fs->m->retain,
@@ -590,6 +610,7 @@ router_shared_in(struct worker *w, struct fwd_shared *fs)
 		    (uint8_t)(fs->hops + 1));
 	msg_unref(fs->m);
 	free(fs->share);
+	free(fs->cid);
 	free(fs);
 }
 

@@ -39,6 +39,7 @@ struct fwd_shared {
 	uint8_t		 hops;
 	char		*share;		/* "group\0filter" */
 	size_t		 share_len;
+	char		*cid;		/* the member's client id */
 };
 
 enum route_op { ROUTE_ADD, ROUTE_DEL, ROUTE_SHARE_ADD, ROUTE_SHARE_DEL };
@@ -55,7 +56,8 @@ struct route_delta {
 	uint32_t	 sub_id;
 	uint16_t	 group_len;
 	uint16_t	 filter_len;
-	char		 key[];		/* group then filter, no NULs */
+	uint16_t	 cid_len;
+	char		 key[];		/* group, filter, client id; no NULs */
 };
 
 void	 router_init(struct worker *);

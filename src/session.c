@@ -20,14 +20,8 @@
 #include "xmalloc.h"
 
 static void	session_expiry_cb(EV_P_ ev_timer *, int);
+static void	session_expiry_stop(struct session *);
 static void	session_inflight_del(struct session *, uint32_t);
-
-/* The sid as a hash-map key. */
-static struct str
-session_sid_key(const uint64_t *sid)
-{
-	return ((struct str){ (const uint8_t *)sid, sizeof *sid });
-}
 
 /* A new empty session registered on w. */
 struct session *
@@ -43,11 +37,8 @@ session_new(struct worker *w, struct str client_id)
 	s->next_pid = 1;
 	s->recv_max = 65535;
 	s->max_packet = UINT32_MAX;
-	ev_init(&s->expiry_timer, session_expiry_cb);
-	s->expiry_timer.data = s;
 	hmap_put(&w->sessions, (struct str){ (uint8_t *)s->client_id,
 	    client_id.len }, s);
-	hmap_put(&w->sids, session_sid_key(&s->sid), s);
 	METRIC_INC(&w->metrics, SESSIONS_COUNT);
 	METRIC_INC(&w->metrics, SESSION_CREATED);
 	return (s);
@@ -58,13 +49,6 @@ struct session *
 session_find(struct worker *w, struct str client_id)
 {
 	return (hmap_get(&w->sessions, client_id));
-}
-
-/* Look up a session by id. */
-struct session *
-session_find_sid(struct worker *w, uint64_t sid)
-{
-	return (hmap_get(&w->sids, session_sid_key(&sid)));
 }
 
 /* Release what a qitem holds. */
@@ -127,10 +111,9 @@ session_end(struct session *s)
 	free(s->inflight);
 	free(s->queue);
 	free(s->awrel);
-	ev_timer_stop(w->loop.ev, &s->expiry_timer);
+	session_expiry_stop(s);
 	hmap_del(&w->sessions, (struct str){ (uint8_t *)s->client_id,
 	    strlen(s->client_id) });
-	hmap_del(&w->sids, session_sid_key(&s->sid));
 	METRIC_DEC(&w->metrics, SESSIONS_COUNT);
 	METRIC_INC(&w->metrics, SESSION_TERMINATED);
 	log_debug("session: '%s' ended", s->client_id);
@@ -151,11 +134,22 @@ session_expiry_cb(EV_P_ ev_timer *t, int revents)
 	session_end(s);
 }
 
+/* Stop and free the expiry timer, if any. */
+static void
+session_expiry_stop(struct session *s)
+{
+	if (s->expiry_timer == NULL)
+		return;
+	ev_timer_stop(s->w->loop.ev, s->expiry_timer);
+	free(s->expiry_timer);
+	s->expiry_timer = NULL;
+}
+
 /* Attach a connection (after CONNACK is queued). */
 void
 session_attach(struct session *s, struct conn *c)
 {
-	ev_timer_stop(s->w->loop.ev, &s->expiry_timer);
+	session_expiry_stop(s);
 	session_clear_will(s);
 	s->conn = c;
 	c->s = s;
@@ -197,8 +191,14 @@ session_detach(struct session *s, bool publish_will)
 		return;
 	}
 	if (s->expiry != UINT32_MAX) {
-		ev_timer_set(&s->expiry_timer, (double)s->expiry, 0.);
-		ev_timer_start(w->loop.ev, &s->expiry_timer);
+		/* Allocated only while detached: connected sessions are
+		 * the many, and they need no expiry timer. */
+		session_expiry_stop(s);
+		s->expiry_timer = xmalloc(sizeof *s->expiry_timer);
+		ev_timer_init(s->expiry_timer, session_expiry_cb,
+		    (double)s->expiry, 0.);
+		s->expiry_timer->data = s;
+		ev_timer_start(w->loop.ev, s->expiry_timer);
 	}
 }
 

@@ -78,7 +78,7 @@ struct session {
 	struct worker	*w;
 	struct conn	*conn;
 	uint32_t	 expiry;	/* seconds; UINT32_MAX never */
-	ev_timer	 expiry_timer;
+	ev_timer	*expiry_timer;	/* only while detached */
 	struct sub	*subs;
 	unsigned	 n_subs;
 	struct qitem	*inflight;	/* in send order */
@@ -103,7 +103,6 @@ void		 session_attach(struct session *, struct conn *);
 /* The connection went away: start the will delay and the expiry timer. */
 void		 session_detach(struct session *, bool publish_will);
 struct session	*session_find(struct worker *, struct str client_id);
-struct session	*session_find_sid(struct worker *, uint64_t sid);
 
 /* Deliver m at qos (already min'd with the subscription). */
 void		 session_deliver(struct session *, struct msg *, uint8_t qos,

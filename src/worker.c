@@ -188,7 +188,6 @@ worker_start_all(unsigned n, char **cause)
 		w->id = i;
 		w->next_sid = ((uint64_t)i << 56) | 1;
 		hmap_init(&w->sessions);
-		hmap_init(&w->sids);
 		TAILQ_INIT(&w->conns);
 		w->rbuf = xmalloc(WORKER_RBUF);
 		w->now = now_ms();
@@ -276,7 +275,6 @@ worker_join_all(void)
 		loop_release(&w->loop);
 		ev_loop_destroy(w->loop.ev);
 		hmap_release(&w->sessions);
-		hmap_release(&w->sids);
 		free(w->rbuf);
 		free(w);
 		worker_tls = NULL;

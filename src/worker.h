@@ -65,7 +65,6 @@ struct worker {
 	struct loop	 loop;
 	struct metrics	 metrics;
 	struct hmap	 sessions;	/* client id -> session (home) */
-	struct hmap	 sids;		/* 8-byte sid -> session */
 	struct topic_trie *subs;	/* filter -> struct sub list */
 	struct topic_trie *routes;	/* filter -> struct route */
 	uint64_t	 next_sid;
