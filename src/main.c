@@ -202,6 +202,9 @@ main_run(int daemon_mode)
 			    config->node_data_dir);
 		}
 	}
+	/* log.console.enable false and no file: nothing is logged. */
+	if (logpath == NULL && !config->log_console_enable)
+		logpath = xstrdup("/dev/null");
 	if (log_open(logpath, logpath != NULL && config->log_file_enable ?
 	    config->log_file_level : config->log_console_level, &cause) != 0)
 		fatal("%s", cause);
