@@ -218,6 +218,14 @@ listener_init(char **cause)
 			    "listeners are available in this version", lc->id);
 			continue;
 		}
+		/* Accepted by the config for EMQX files, not done yet: say
+		 * so rather than run without them. */
+		if (lc->mountpoint[0] != '\0' || lc->proxy_protocol) {
+			xasprintf(cause, "listener: %s: %s is not supported "
+			    "yet; remove it", lc->id, lc->proxy_protocol ?
+			    "proxy_protocol" : "mountpoint");
+			return (-1);
+		}
 		if (listener_parse_bind(lc->bind, &ss, &len, cause) != 0)
 			return (-1);
 		if (listener_socket(&ss, len, lc->id, lc->bind, 0, cause) != 0)

@@ -291,4 +291,19 @@ test_expect_success 'both listeners close on SIGTERM' '
 	test_must_fail mqttc connect -p $FLOCKMQ_PORT3 -V 5 2>err
 '
 
+test_expect_success 'a listener mountpoint (not supported yet) stops start-up clearly' '
+	cat >mp.yaml <<-EOF &&
+	node:
+	  data_dir: "$TRASH_DIRECTORY/mpdata"
+	listeners:
+	  tcp:
+	    default:
+	      bind: "127.0.0.1:$FLOCKMQ_PORT"
+	      mountpoint: "tenant1/"
+	EOF
+	test_must_fail "$FLOCKMQ" -c mp.yaml foreground >out 2>err &&
+	test_grep "tcp:default: mountpoint is not supported yet" err &&
+	test_grep ! "flockmq is ready" err
+'
+
 test_done
