@@ -43,3 +43,18 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get -qq update
 # shellcheck disable=SC2086 # $missing is a list of package names
 $sudo apt-get -qq -y --no-install-recommends install $missing >/dev/null
+
+# Debian starts the mosquitto service on install, and it would hold port
+# 1883, flockmq's default.  The tests and benchmarks start their own
+# mosquitto on other ports, so a service that this script brought in is
+# stopped and disabled; one that was installed before is left alone.
+case " $missing " in
+*" mosquitto "*)
+	if test -d /run/systemd/system &&
+	    $sudo systemctl is-active --quiet mosquitto 2>/dev/null; then
+		$sudo systemctl disable --now mosquitto >/dev/null 2>&1 || :
+		echo "deps.sh: stopped and disabled the mosquitto service" \
+		    "(port 1883 is flockmq's default)"
+	fi
+	;;
+esac
