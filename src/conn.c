@@ -29,7 +29,6 @@
 
 static void	conn_io_cb(EV_P_ ev_io *, int);
 static void	conn_timer_cb(EV_P_ ev_timer *, int);
-void		proto_conn_free(struct conn *);
 
 /* Plain TCP read. */
 static ssize_t

@@ -27,6 +27,8 @@ bool	 proto_send_publish(struct conn *, struct qitem *, bool dup);
 void	 proto_send_pubrel(struct conn *, uint16_t pid);
 /* Send DISCONNECT (v5 only) with rc, then close. */
 void	 proto_disconnect(struct conn *, uint8_t rc, const char *why);
+/* Free what proto keeps in a conn (topic aliases); conn.c calls it. */
+void	 proto_conn_free(struct conn *);
 /* Hand-off arrived: process the CONNECT in the adopted conn's rx. */
 void	 proto_adopted(struct conn *);
 
