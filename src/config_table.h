@@ -222,8 +222,10 @@
 	    "clean_session false; MQTT 5 clients choose their own.")	\
 	X("mqtt.max_mqueue_len", mqtt_max_mqueue_len, INT, NONE,	\
 	    "1000", 0, CONFIG_NOMAX, CONFIG_F_RELOAD | CONFIG_F_INF,	\
-	    "Most messages queued for an offline or slow session; beyond " \
-	    "it the oldest are dropped and counted.")			\
+	    "Most messages queued for an offline or stuck session; beyond " \
+	    "it the oldest are dropped and counted.  A session that still " \
+	    "reads slows its publishers down from half of it, and may " \
+	    "queue up to twice it meanwhile.")				\
 	X("mqtt.mqueue_store_qos0", mqtt_mqueue_store_qos0, BOOL, NONE,	\
 	    "true", 0, 0, CONFIG_F_RELOAD,				\
 	    "Whether QoS 0 messages are queued for offline sessions.")	\

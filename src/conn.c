@@ -7,6 +7,10 @@
  * conn_want_flush(); conn_before_sleep() writes every pending conn once and
  * watches for EV_WRITE only when the kernel did not take everything.
  */
+#include <sys/ioctl.h>
+
+#include <linux/sockios.h>
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
@@ -170,7 +174,7 @@ conn_set_state(struct conn *c, enum conn_state st)
 /*
  * (Re)arm the one timer for the nearest deadline: the idle timeout from the
  * accept (before CONNECT), the keepalive from the last packet (after), and
- * the next look at the rate limit while paused.
+ * the next look at the rate limit or throttle while paused.
  */
 static void
 conn_timer_arm(struct conn *c)
@@ -279,6 +283,7 @@ conn_flush(struct conn *c)
 		}
 		METRIC_ADD(&c->w->metrics, BYTES_SENT, n);
 		buf_consume(&c->tx, (size_t)n);
+		c->drained_ms = c->w->now;
 	}
 	if (buf_used(&c->tx) == 0) {
 		buf_release(&c->tx);
@@ -298,19 +303,66 @@ conn_flush(struct conn *c)
 	return (0);
 }
 
-/* Stop reading until the rate limit allows it again. */
+/* See conn.h.  The kernel wakes a writer only when a good part of its
+ * send buffer is free, which takes long with a slow reader: so its queue
+ * is looked at too, at most every 50 ms. */
+bool
+conn_draining(struct conn *c, uint64_t stall_ms)
+{
+	uint64_t	 now = c->w->now;
+	int		 q;
+
+	if (now - c->drained_ms < stall_ms)
+		return (true);
+	if (now - c->outq_ms >= 50) {
+		if (ioctl(c->fd, SIOCOUTQ, &q) == 0 && q >= 0) {
+			if ((uint32_t)q < c->outq)
+				c->drained_ms = now;
+			c->outq = (uint32_t)q;
+		}
+		c->outq_ms = now;
+	}
+	return (now - c->drained_ms < stall_ms);
+}
+
+/* Stop reading (a rate limit or a throttle). */
 static void
-conn_pause(struct conn *c)
+conn_stop_reading(struct conn *c)
 {
 	if (c->paused)
 		return;
 	c->paused = true;
-	METRIC_INC(&c->w->metrics, CLIENT_RATE_PAUSED);
 	ev_io_stop(c->w->loop.ev, &c->io);
 	ev_io_set(&c->io, c->fd, c->want_write ? EV_WRITE : 0);
 	if (c->want_write)
 		ev_io_start(c->w->loop.ev, &c->io);
 	conn_timer_arm(c);
+}
+
+/* Stop reading until the rate limit allows it again. */
+static void
+conn_pause(struct conn *c)
+{
+	if (c->rate_paused)
+		return;
+	c->rate_paused = true;
+	METRIC_INC(&c->w->metrics, CLIENT_RATE_PAUSED);
+	conn_stop_reading(c);
+}
+
+/* Throttle on or off; see conn.h. */
+void
+conn_throttle(struct conn *c, bool on)
+{
+	if (c->state == CONN_S_CLOSING)
+		return;
+	if (on) {
+		if (c->throttles++ == 0)
+			METRIC_INC(&c->w->metrics, CLIENT_THROTTLED);
+		c->throttled_at = ev_now(c->w->loop.ev);
+		conn_stop_reading(c);
+	} else if (c->throttles != 0 && --c->throttles == 0)
+		conn_resume_reading(c);
 }
 
 /* Refill the rate buckets; true if reading may go on. */
@@ -425,12 +477,28 @@ conn_read(struct conn *c)
 		conn_feed(c, w->rbuf, (size_t)n, false);
 }
 
-/* Resume reading after a rate-limit pause; process what is buffered. */
+/*
+ * Read again once the rate limit allows it and no throttle holds (or the
+ * last one is older than CONN_THROTTLE_MAX); process what is buffered.
+ */
 void
 conn_resume_reading(struct conn *c)
 {
-	if (!c->paused || !conn_rate_ok(c))
+	if (!c->paused)
 		return;
+	if (c->rate_paused) {
+		if (!conn_rate_ok(c))
+			return;
+		c->rate_paused = false;
+	}
+	if (c->throttles != 0) {
+		if (ev_now(c->w->loop.ev) - c->throttled_at < CONN_THROTTLE_MAX)
+			return;
+		log_info("conn: %s read again after %.1f s throttled by a "
+		    "subscriber that stopped draining", conn_name(c),
+		    CONN_THROTTLE_MAX);
+		c->throttles = 0;
+	}
 	c->paused = false;
 	ev_io_stop(c->w->loop.ev, &c->io);
 	ev_io_set(&c->io, c->fd, EV_READ | (c->want_write ? EV_WRITE : 0));

@@ -21,6 +21,9 @@
 #define CONN_MAGIC	0x434f4e4eU
 /* Over this many unsent bytes, QoS 0 deliveries wait in the session queue. */
 #define CONN_TX_HIGH	(1024 * 1024)
+/* A throttled client is read again after this long without a new throttle,
+ * even if no resume came (a subscriber that stopped draining). */
+#define CONN_THROTTLE_MAX 1.0
 
 enum conn_state {
 	CONN_S_NEW,		/* accepted; waiting for CONNECT */
@@ -50,7 +53,9 @@ struct conn {
 	uint8_t		 family;
 	uint16_t	 port;
 	uint8_t		 addr[16];
-	bool		 paused;	/* reading stopped by a rate limit */
+	bool		 paused;	/* reading stopped, for either reason: */
+	bool		 rate_paused;	/* a rate limit */
+	uint16_t	 throttles;	/* congested subscribers it feeds */
 	bool		 want_write;
 	bool		 in_tx_list;
 	bool		 over_limit;	/* refused by max_connections */
@@ -78,6 +83,10 @@ struct conn {
 	double		 tok_bytes;
 	ev_tstamp	 tok_at;
 	ev_tstamp	 last_rx;
+	ev_tstamp	 throttled_at;	/* the last throttle */
+	uint64_t	 drained_ms;	/* w->now of the last sign of progress */
+	uint64_t	 outq_ms;	/* when outq was read */
+	uint32_t	 outq;		/* the kernel's unsent bytes then */
 	double		 ka_timeout;
 	unsigned	 handoff_to;
 	struct conn	*tx_next;
@@ -106,6 +115,12 @@ void		 conn_timer_rearm(struct conn *);
 const char	*conn_name(const struct conn *);
 const char	*conn_addr(const struct conn *);
 void		 conn_resume_reading(struct conn *);
+/* True if the client took some of what we sent within the last stall_ms
+ * (our writes, or the kernel's send queue going down). */
+bool		 conn_draining(struct conn *, uint64_t stall_ms);
+/* A subscriber this client feeds is congested (on) or has room (off):
+ * reading stops while any is, CONN_THROTTLE_MAX seconds at most. */
+void		 conn_throttle(struct conn *, bool on);
 /* Charge a received packet to the rate limits; false when paused. */
 bool		 conn_rate_charge(struct conn *, size_t bytes, bool publish);
 

@@ -81,6 +81,7 @@
 	M(LISTENER_REFUSED_MAX_CONN, "listener.refused.max_connections", COUNTER, "connections refused over max_connections") \
 	M(LISTENER_REFUSED_RATE, "listener.refused.conn_rate", COUNTER, "accepts delayed by max_conn_rate") \
 	M(CLIENT_RATE_PAUSED, "client.rate_limited", COUNTER, "times a client was paused by messages_rate or bytes_rate") \
+	M(CLIENT_THROTTLED, "client.throttled", COUNTER, "times a publisher was paused because a subscriber it feeds was congested") \
 	M(CONNECTIONS_COUNT, "connections.count", GAUGE, "connections open") \
 	M(LIVE_CONNECTIONS_COUNT, "live_connections.count", GAUGE, "connections past CONNECT") \
 	M(SESSIONS_COUNT, "sessions.count", GAUGE, "sessions, connected or not") \

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "conn.h"
 #include "hmap.h"
 #include "log.h"
 #include "msg.h"
@@ -26,6 +27,8 @@
 #include "xmalloc.h"
 
 #define ROUTER_MAX_HOPS	8
+
+static void	router_flow_apply(struct worker *, uint64_t, bool);
 
 struct share_member {
 	char		*cid;		/* client id: the session's key */
@@ -94,6 +97,8 @@ router_init(struct worker *w)
 	w->routes = topic_trie_new();
 	w->out = xcalloc(WORKER_MAX, sizeof *w->out);
 	w->out_hint = xcalloc(WORKER_MAX, sizeof *w->out_hint);
+	w->flow_out = xcalloc(WORKER_MAX, sizeof *w->flow_out);
+	w->links = xcalloc(WORKER_MAX, sizeof *w->links);
 	w->rnd = 0x9e3779b9u * (w->id + 1);
 }
 
@@ -101,10 +106,16 @@ router_init(struct worker *w)
 void
 router_release(struct worker *w)
 {
+	unsigned	 d;
+
 	topic_trie_free(w->subs, router_nofree);
 	topic_trie_free(w->routes, route_free);
 	free(w->out);
 	free(w->out_hint);
+	free(w->flow_out);
+	for (d = 0; d < WORKER_MAX; d++)
+		free(w->links[d].sids);
+	free(w->links);
 	free(w->dl);
 }
 
@@ -422,6 +433,55 @@ router_route_cb(struct str filter, void *value, void *arg)
 	}
 }
 
+/* The link to d is full: stop reading the publisher of the message just
+ * queued for it, if it is ours, until d says the link is drained. */
+static void
+router_link_stop(struct worker *w, unsigned d, uint64_t sid)
+{
+	struct router_link	*l = &w->links[d];
+	uint32_t		 i;
+
+	if (sid == 0 || (sid >> 56) != w->id)
+		return;
+	for (i = 0; i < l->n; i++) {
+		if (l->sids[i] == sid)
+			return;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap == 0 ? 8 : l->cap * 2;
+		l->sids = xreallocarray(l->sids, l->cap, sizeof *l->sids);
+	}
+	l->sids[l->n++] = sid;
+	router_flow_apply(w, sid, true);
+	__atomic_store_n(&l->waiting, 1, __ATOMIC_RELEASE);
+}
+
+/* Tell worker from that its link to w is drained (or w itself). */
+static void
+router_link_post(unsigned from, unsigned to)
+{
+	struct link_drained	*ld;
+
+	ld = xmalloc(sizeof *ld);
+	ld->hdr.kind = INBOX_LINK;
+	ld->to = (uint16_t)to;
+	loop_post(&workers[from]->loop, &ld->hdr);
+}
+
+/* The link to ld->to is drained: read its publishers again. */
+void
+router_link_in(struct worker *w, struct link_drained *ld)
+{
+	struct router_link	*l = &w->links[ld->to];
+	uint32_t		 i, n = l->n;
+
+	free(ld);
+	l->n = 0;
+	l->posted = false;
+	for (i = 0; i < n; i++)
+		router_flow_apply(w, l->sids[i], false);
+}
+
 /* Route a new message; see router.h.  Returns 0 if nobody subscribed. */
 int
 router_publish(struct worker *w, struct msg *m)
@@ -457,6 +517,7 @@ router_publish(struct worker *w, struct msg *m)
 		if ((b = w->out[d]) == NULL) {
 			b = w->out[d] = xmalloc(sizeof *b);
 			b->hdr.kind = INBOX_FORWARD;
+			b->from = (uint16_t)w->id;
 			b->n = 0;
 			/* Size it like the last one: no doubling each turn. */
 			b->cap = w->out_hint[d] > 16 ? w->out_hint[d] : 16;
@@ -466,6 +527,9 @@ router_publish(struct worker *w, struct msg *m)
 			b->m = xreallocarray(b->m, b->cap, sizeof *b->m);
 		}
 		b->m[b->n++] = msg_ref(m);
+		if (b->n + __atomic_load_n(&w->links[d].pending,
+		    __ATOMIC_RELAXED) >= ROUTER_LINK_HIGH)
+			router_link_stop(w, d, m->origin);
 	}
 	return (1);
 }
@@ -564,12 +628,17 @@ router_deliver_local(struct worker *w, struct msg *m)
 void
 router_forward_in(struct worker *w, struct fwd_batch *b)
 {
-	uint32_t	 i;
+	struct router_link	*l = &workers[b->from]->links[w->id];
+	uint32_t		 i;
 
 	for (i = 0; i < b->n; i++) {
 		router_deliver_local(w, b->m[i]);
 		msg_unref(b->m[i]);
 	}
+	if (__atomic_sub_fetch(&l->pending, b->n, __ATOMIC_ACQ_REL) <=
+	    ROUTER_LINK_LOW && __atomic_load_n(&l->waiting, __ATOMIC_ACQUIRE) &&
+	    __atomic_exchange_n(&l->waiting, 0, __ATOMIC_ACQ_REL))
+		router_link_post(b->from, w->id);
 	free(b->m);
 	free(b);
 }
@@ -638,6 +707,72 @@ router_redispatch(struct worker *w, struct msg *m, const char *share,
 	METRIC_INC(&w->metrics, MESSAGES_DROPPED_NO_SUBSCRIBERS);
 }
 
+/* Apply a throttle to a publisher's connection on this worker. */
+static void
+router_flow_apply(struct worker *w, uint64_t sid, bool on)
+{
+	struct session	*s;
+
+	s = hmap_get(&w->sids, (struct str){ (const uint8_t *)&sid,
+	    sizeof sid });
+	if (s != NULL && s->conn != NULL)
+		conn_throttle(s->conn, on);
+}
+
+/* Throttle a publisher; see router.h. */
+void
+router_flow(struct worker *w, uint64_t sid, bool on)
+{
+	struct flow_batch	*b;
+	unsigned		 d = (unsigned)(sid >> 56);
+
+	if (sid == 0 || d >= n_workers)
+		return;
+	/* Pausing here is safe at once; resuming reads and publishes, so
+	 * it waits for this worker's next turn, behind the inbox. */
+	if (on && d == w->id) {
+		router_flow_apply(w, sid, on);
+		return;
+	}
+	/* A pause for another worker goes now, not at the end of this turn:
+	 * that worker keeps reading the publisher until it arrives. */
+	if (on) {
+		b = xmalloc(sizeof *b);
+		b->hdr.kind = INBOX_FLOW;
+		b->n = b->cap = 1;
+		b->ev = xmalloc(sizeof *b->ev);
+		b->ev[0].sid = sid;
+		b->ev[0].on = true;
+		loop_post(&workers[d]->loop, &b->hdr);
+		return;
+	}
+	if ((b = w->flow_out[d]) == NULL) {
+		b = w->flow_out[d] = xmalloc(sizeof *b);
+		b->hdr.kind = INBOX_FLOW;
+		b->n = 0;
+		b->cap = 16;
+		b->ev = xreallocarray(NULL, b->cap, sizeof *b->ev);
+	} else if (b->n == b->cap) {
+		b->cap *= 2;
+		b->ev = xreallocarray(b->ev, b->cap, sizeof *b->ev);
+	}
+	b->ev[b->n].sid = sid;
+	b->ev[b->n].on = on;
+	b->n++;
+}
+
+/* Throttles from a worker (or from this one's last turn). */
+void
+router_flow_in(struct worker *w, struct flow_batch *b)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < b->n; i++)
+		router_flow_apply(w, b->ev[i].sid, b->ev[i].on);
+	free(b->ev);
+	free(b);
+}
+
 /* Hand batches over and wake the workers that got items this turn. */
 void
 router_before_sleep(struct worker *w)
@@ -645,9 +780,25 @@ router_before_sleep(struct worker *w)
 	unsigned	 d;
 
 	for (d = 0; d < n_workers; d++) {
+		if (w->flow_out[d] != NULL) {
+			loop_push(&workers[d]->loop, &w->flow_out[d]->hdr);
+			w->flow_out[d] = NULL;
+			w->wake_mask |= UINT64_C(1) << d;
+		}
+		/* Stopped publishers, but d drained the link before we
+		 * asked it to say so: release them on our next turn. */
+		if (w->links[d].n != 0 && !w->links[d].posted &&
+		    __atomic_load_n(&w->links[d].pending, __ATOMIC_ACQUIRE) +
+		    (w->out[d] != NULL ? w->out[d]->n : 0) <=
+		    ROUTER_LINK_LOW) {
+			w->links[d].posted = true;
+			router_link_post(w->id, d);
+		}
 		if (w->out[d] == NULL)
 			continue;
 		w->out_hint[d] = w->out[d]->n;
+		__atomic_add_fetch(&w->links[d].pending, w->out[d]->n,
+		    __ATOMIC_ACQ_REL);
 		loop_push(&workers[d]->loop, &w->out[d]->hdr);
 		w->out[d] = NULL;
 		w->wake_mask |= UINT64_C(1) << d;

@@ -25,8 +25,33 @@ struct worker;
 
 struct fwd_batch {
 	struct inbox_item hdr;
+	uint16_t	 from;		/* the worker that sent it */
 	uint32_t	 n, cap;
 	struct msg	**m;
+};
+
+/*
+ * The messages one worker has handed to another and that one has not
+ * matched yet.  Past ROUTER_LINK_HIGH the sender stops reading each
+ * publisher that adds to it, until the receiver is down to ROUTER_LINK_LOW
+ * and says so: a worker that cannot keep up slows its feeders instead of
+ * letting its inbox grow without bound.
+ */
+struct router_link {
+	uint32_t	 pending;	/* atomic: messages in flight */
+	uint32_t	 waiting;	/* atomic: the sender wants a word */
+	bool		 posted;	/* a release is on its way */
+	uint64_t	*sids;		/* publishers stopped for this link */
+	uint32_t	 n, cap;
+};
+
+#define ROUTER_LINK_HIGH	1024
+#define ROUTER_LINK_LOW		256
+
+/* "The link from you to me is drained": release its publishers. */
+struct link_drained {
+	struct inbox_item hdr;
+	uint16_t	 to;
 };
 
 struct fwd_shared {
@@ -40,6 +65,18 @@ struct fwd_shared {
 	char		*share;		/* "group\0filter" */
 	size_t		 share_len;
 	char		*cid;		/* the member's client id */
+};
+
+/* Throttles for publishers' sessions on one worker (see session.c). */
+struct flow_ev {
+	uint64_t	 sid;
+	bool		 on;
+};
+
+struct flow_batch {
+	struct inbox_item hdr;
+	uint32_t	 n, cap;
+	struct flow_ev	*ev;
 };
 
 enum route_op { ROUTE_ADD, ROUTE_DEL, ROUTE_SHARE_ADD, ROUTE_SHARE_DEL };
@@ -80,5 +117,10 @@ int	 router_exclusive_take(struct str filter, uint64_t sid);
 void	 router_exclusive_release(struct str filter, uint64_t sid);
 void	 router_exclusive_free_all(void);
 void	 router_forward_in(struct worker *, struct fwd_batch *);
+/* Pause (on) or resume (off) reading from the publisher whose session is
+ * sid, on whichever worker it lives; one off for every on. */
+void	 router_flow(struct worker *, uint64_t sid, bool on);
+void	 router_flow_in(struct worker *, struct flow_batch *);
+void	 router_link_in(struct worker *, struct link_drained *);
 
 #endif

@@ -22,6 +22,7 @@
 static void	session_expiry_cb(EV_P_ ev_timer *, int);
 static void	session_expiry_stop(struct session *);
 static void	session_inflight_del(struct session *, uint32_t);
+static void	session_flow_release(struct session *);
 
 /* A new empty session registered on w. */
 struct session *
@@ -39,6 +40,8 @@ session_new(struct worker *w, struct str client_id)
 	s->max_packet = UINT32_MAX;
 	hmap_put(&w->sessions, (struct str){ (uint8_t *)s->client_id,
 	    client_id.len }, s);
+	hmap_put(&w->sids, (struct str){ (uint8_t *)&s->sid, sizeof s->sid },
+	    s);
 	METRIC_INC(&w->metrics, SESSIONS_COUNT);
 	METRIC_INC(&w->metrics, SESSION_CREATED);
 	return (s);
@@ -114,6 +117,9 @@ session_end(struct session *s)
 	session_expiry_stop(s);
 	hmap_del(&w->sessions, (struct str){ (uint8_t *)s->client_id,
 	    strlen(s->client_id) });
+	hmap_del(&w->sids, (struct str){ (uint8_t *)&s->sid, sizeof s->sid });
+	session_flow_release(s);
+	free(s->thr);
 	METRIC_DEC(&w->metrics, SESSIONS_COUNT);
 	METRIC_INC(&w->metrics, SESSION_TERMINATED);
 	log_debug("session: '%s' ended", s->client_id);
@@ -173,6 +179,7 @@ session_detach(struct session *s, bool publish_will)
 	struct worker	*w = s->w;
 
 	s->conn = NULL;
+	session_flow_release(s);
 	if (s->will != NULL && !publish_will)
 		session_clear_will(s);
 	if (s->will != NULL) {
@@ -309,17 +316,78 @@ session_send(struct session *s, struct qitem *qi)
 		conn_timer_rearm(s->conn);
 }
 
-/* Append to the queue, dropping the oldest when full. */
+/* Queue length from which a draining session throttles its publishers. */
+static uint32_t
+session_flow_high(void)
+{
+	uint64_t	 max = (uint64_t)config->mqtt_max_mqueue_len;
+
+	if (max == CONFIG_INFINITY || max == 0 || max / 2 > SESSION_FLOW_HIGH)
+		return (SESSION_FLOW_HIGH);
+	return (max < 2 ? 1 : (uint32_t)(max / 2));
+}
+
+/* Let every publisher this session throttles go. */
 static void
-session_enqueue(struct session *s, struct qitem *qi)
+session_flow_release(struct session *s)
+{
+	uint32_t	 i;
+
+	for (i = 0; i < s->n_thr; i++)
+		router_flow(s->w, s->thr[i], false);
+	s->n_thr = 0;
+	if (s->cap_thr > 64) {
+		free(s->thr);
+		s->thr = NULL;
+		s->cap_thr = 0;
+	}
+}
+
+/*
+ * The queue is deep: throttle m's publisher if we still drain (see the
+ * back-pressure note in session.h).  True if the session is draining, so
+ * that what is already on its way may be queued past max_mqueue_len.
+ */
+static bool
+session_flow_check(struct session *s, const struct msg *m)
+{
+	uint32_t	 i;
+
+	if (s->conn == NULL ||
+	    !conn_draining(s->conn, SESSION_FLOW_STALL_MS)) {
+		if (s->n_thr != 0)
+			session_flow_release(s);
+		return (false);
+	}
+	if (m->origin == 0 || m->origin == s->sid)
+		return (true);
+	for (i = 0; i < s->n_thr; i++) {
+		if (s->thr[i] == m->origin)
+			return (true);
+	}
+	if (s->n_thr == s->cap_thr) {
+		s->cap_thr = s->cap_thr == 0 ? 4 : s->cap_thr * 2;
+		s->thr = xreallocarray(s->thr, s->cap_thr, sizeof *s->thr);
+	}
+	s->thr[s->n_thr++] = m->origin;
+	router_flow(s->w, m->origin, true);
+	return (true);
+}
+
+/*
+ * Append to the queue, dropping the oldest when full: at max_mqueue_len,
+ * or twice that for a draining session that throttles its publishers.
+ */
+static void
+session_enqueue(struct session *s, struct qitem *qi, bool draining)
 {
 	struct qitem	*old;
+	uint64_t	 max = (uint64_t)config->mqtt_max_mqueue_len;
 	uint32_t	 i;
 
 	/* EMQX: max_mqueue_len 0 means no limit. */
-	if (config->mqtt_max_mqueue_len != CONFIG_INFINITY &&
-	    config->mqtt_max_mqueue_len != 0 &&
-	    s->q_len >= (uint64_t)config->mqtt_max_mqueue_len) {
+	if (max != CONFIG_INFINITY && max != 0 &&
+	    s->q_len >= (draining ? 2 * max : max)) {
 		if (s->q_len == 0) {
 			session_count_drop(s,
 			    METRIC_DELIVERY_DROPPED_QUEUE_FULL);
@@ -397,7 +465,8 @@ session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
 	if (s->q_len == 0 && session_can_send(s, qos))
 		session_send(s, &qi);
 	else
-		session_enqueue(s, &qi);
+		session_enqueue(s, &qi, s->q_len >= session_flow_high() &&
+		    session_flow_check(s, m));
 }
 
 /* Send queued items while the window and socket allow. */
@@ -419,6 +488,8 @@ session_drain(struct session *s)
 		}
 		session_send(s, &qi);
 	}
+	if (s->n_thr != 0 && s->q_len <= session_flow_high() / 4)
+		session_flow_release(s);
 	if (s->q_len == 0 && s->q_cap > 64) {
 		free(s->queue);
 		s->queue = NULL;

@@ -7,6 +7,18 @@
  * session_deliver(); the in-flight window is min(client Receive Maximum,
  * mqtt.max_inflight); the rest waits in a queue bounded by
  * mqtt.max_mqueue_len (oldest dropped and counted).
+ *
+ * Back-pressure: when the queue of a connected session that is still
+ * draining passes SESSION_FLOW_HIGH (or half of max_mqueue_len), the
+ * publisher of each further message is throttled: its connection stops
+ * being read, on whatever worker it is (router_flow).  The session keeps
+ * the throttled publishers and lets them all go when its queue is down to
+ * a quarter of that, when it stops draining (the socket took nothing for
+ * SESSION_FLOW_STALL_MS: a stuck client must not stall its publishers; its
+ * queue overflows and drops instead), or when it disconnects or ends.
+ * What the publishers sent before their throttle took effect (a read
+ * buffer, their in-flight windows) may take a draining session's queue up
+ * to twice max_mqueue_len before anything is dropped.
  */
 #ifndef SESSION_H
 #define SESSION_H
@@ -91,9 +103,14 @@ struct session {
 	struct awaiting_rel *awrel;
 	uint32_t	 n_awrel, cap_awrel;
 	struct will	*will;
+	uint64_t	*thr;		/* publishers' sids we throttle */
+	uint32_t	 n_thr, cap_thr;
 	uint32_t	 match_gen;
 	uint32_t	 match_idx;
 };
+
+#define SESSION_FLOW_HIGH	1000
+#define SESSION_FLOW_STALL_MS	500
 
 struct session	*session_new(struct worker *, struct str client_id);
 /* End a session: publish a pending will, redispatch shared messages,

@@ -119,6 +119,12 @@ worker_inbox_cb(struct loop *l, struct inbox_item *it)
 		router_apply(w, (struct route_delta *)it);
 		free(it);
 		break;
+	case INBOX_FLOW:
+		router_flow_in(w, (struct flow_batch *)it);
+		break;
+	case INBOX_LINK:
+		router_link_in(w, (struct link_drained *)it);
+		break;
 	case INBOX_HANDOFF:
 		worker_adopt(w, (struct conn_handoff *)it);
 		break;
@@ -188,6 +194,7 @@ worker_start_all(unsigned n, char **cause)
 		w->id = i;
 		w->next_sid = ((uint64_t)i << 56) | 1;
 		hmap_init(&w->sessions);
+		hmap_init(&w->sids);
 		TAILQ_INIT(&w->conns);
 		w->rbuf = xmalloc(WORKER_RBUF);
 		w->now = now_ms();
@@ -275,6 +282,7 @@ worker_join_all(void)
 		loop_release(&w->loop);
 		ev_loop_destroy(w->loop.ev);
 		hmap_release(&w->sessions);
+		hmap_release(&w->sids);
 		free(w->rbuf);
 		free(w);
 		worker_tls = NULL;

@@ -25,6 +25,7 @@
 #define WORKER_RBUF	65536
 
 struct conn;
+struct flow_batch;
 struct fwd_batch;
 struct worker;
 struct listener_sock;
@@ -36,6 +37,8 @@ enum inbox_kind {
 	INBOX_ROUTE,		/* struct route_delta */
 	INBOX_HANDOFF,		/* struct conn_handoff: a socket past CONNECT */
 	INBOX_CALL,		/* struct worker_call: run fn on this worker */
+	INBOX_FLOW,		/* struct flow_batch: throttle publishers */
+	INBOX_LINK,		/* struct link_drained: resume publishers */
 	INBOX_STOP,		/* shut down: disconnect clients, leave loop */
 };
 
@@ -65,6 +68,7 @@ struct worker {
 	struct loop	 loop;
 	struct metrics	 metrics;
 	struct hmap	 sessions;	/* client id -> session (home) */
+	struct hmap	 sids;		/* session id -> session */
 	struct topic_trie *subs;	/* filter -> struct sub list */
 	struct topic_trie *routes;	/* filter -> struct route */
 	uint64_t	 next_sid;
@@ -74,6 +78,8 @@ struct worker {
 	struct fwd_batch **out;		/* per destination worker */
 	uint64_t	 wake_mask;	/* workers pushed to this turn */
 	uint32_t	*out_hint;	/* last batch size per destination */
+	struct flow_batch **flow_out;	/* throttles per worker, self too */
+	struct router_link *links;	/* to each worker */
 	unsigned	 rnd;		/* random shared picks */
 	uint32_t	 match_gen;
 	struct delivery	*dl;		/* scratch for one publish's matches */

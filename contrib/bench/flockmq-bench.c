@@ -11,13 +11,33 @@
  *
  * pubsub: S subscribers subscribe, then P publishers publish for
  * --duration seconds at --rate messages/s each (0: as fast as the socket
- * takes them; QoS 1 keeps at most --inflight unacknowledged), to one topic
- * that every subscriber gets (--topics one) or to bench/<j> per publisher
- * j, subscriber k taking bench/<k % P> (--topics pair).  A payload
- * (--size bytes, at least 16) starts with the send time (CLOCK_MONOTONIC,
- * ns), the sequence number and the publisher id, so a subscriber counts
- * duplicates and losses per publisher and measures latency.  After the
- * run, it waits up to --drain seconds for messages still in flight.
+ * takes them; QoS 1 and 2 keep at most --inflight messages unfinished,
+ * i.e. before PUBACK or PUBCOMP).  Publisher j publishes to --pub-topic
+ * and subscriber k subscribes to --sub-topic, patterns in which %i is the
+ * client's index (j or k) and %p is k modulo P; --topics one is
+ * "bench/t" for both, --topics pair is "bench/%i" and "bench/%p".  A
+ * filter may hold wildcards or be "$share/GROUP/FILTER".  A payload
+ * (--size bytes, at least 20) starts with the send time (CLOCK_MONOTONIC,
+ * ns), the sequence number, the publisher id and a run id, so a subscriber
+ * measures latency and counts what arrived, and ignores (as "stray")
+ * what a broker still delivers from an earlier run.  After the run, it
+ * waits up to --drain seconds for messages still in flight (less once
+ * nothing has arrived for a second and nothing is unacknowledged).
+ *
+ * Accounting.  Before the run the filters are matched against the topics
+ * here, as the broker should: a message of publisher j is expected once
+ * at every plain subscriber whose filter matches and once per matching
+ * share group (GROUP and FILTER).  A first arrival is unique; a second
+ * one of the same (subscriber, publisher, seq), or for a share group of
+ * the same (group, publisher, seq) at any member, is a duplicate.  lost is
+ * expected minus unique; for QoS 1 and 2, acked_lost is the part of it
+ * whose publish the broker had acknowledged (PUBACK, PUBREC).  ooo counts
+ * unique arrivals below the highest seq seen from that publisher by that
+ * subscriber.  Seen seqs are kept per (subscriber or group, publisher) as
+ * a bitmap of the last win_bits seqs below the highest (sized from the
+ * number of such pairs, 1024 to 1M bits): an arrival older than that is
+ * counted unique and as "late", and the figures are then approximate.  A
+ * share group's bitmap is shared by its members' threads under a mutex.
  *
  * conn: --connections clients connect at --rate per second (0: as fast as
  * --window pending handshakes allow), stay connected for --hold seconds
@@ -25,14 +45,22 @@
  * broker's VmRSS is read before and while they are connected.
  *
  * With --pid PID (the broker), the broker's CPU time over the measured
- * window is printed next to this program's, to show whether the bench or
- * the broker was the bottleneck.  The last line of output is
- * "RESULT key=value ..." for scripts (contrib/bench/compare).
+ * window is printed next to this program's (and next to its busiest
+ * thread's: one near 100% means the bench was the bottleneck).  The last
+ * line of output is "RESULT key=value ..." for scripts
+ * (contrib/bench/compare).
+ *
+ * Source addresses: past about half the ephemeral port range, connect()
+ * spends most of its time looking for a free port (Linux prefers one
+ * parity, then scans), and the bench becomes the bottleneck.  So for an
+ * IPv4 loopback broker, clients are spread over the source addresses
+ * 127.0.0.1 .. 127.0.0.N, N = --sources or one per BENCH_PER_SRC clients.
  *
  * Threads: --threads T loops, each owning the clients k with k % T equal
  * to its index (subscribers first, then publishers), with its own libev
  * loop and counters, merged at the end.  Phases are separated by a
- * pthread barrier; the only shared state is a few atomic counters.
+ * pthread barrier; the shared state is a few atomic counters and the
+ * share groups' bitmaps.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -62,11 +90,18 @@
 #define BENCH_READ_SIZE		65536
 #define BENCH_TX_HIGH		65536	/* publisher: write when this full */
 #define BENCH_FILL_ROUNDS	16	/* publisher: buffers per callback */
-#define BENCH_PAYLOAD_MIN	16
+#define BENCH_PAYLOAD_MIN	20
 #define BENCH_HIST_BUCKETS	1024
 #define BENCH_TICK		0.001	/* rate limiter granularity, s */
 #define BENCH_CHECK		0.01	/* drain check interval, s */
+#define BENCH_IDLE		1.0	/* drain: quiet this long, s */
+#define BENCH_CUT		0.25	/* drain: arrivals this late, s */
 #define BENCH_CLOSE_WAIT	3.0	/* for the broker to close, s */
+#define BENCH_WIN_MIN		1024	/* seq bitmap, bits per pair */
+#define BENCH_WIN_MAX		(1U << 20)
+#define BENCH_WIN_BUDGET	((uint64_t)256 << 23)	/* 256 MB, in bits */
+#define BENCH_PIDS		65535	/* packet ids 1..65535 */
+#define BENCH_PER_SRC		10000	/* connections per source address */
 
 /* Options (see usage()). */
 struct opts {
@@ -75,11 +110,13 @@ struct opts {
 	uint8_t		 version;
 	unsigned	 threads;
 	long		 pid;		/* broker, for CPU and RSS; 0 none */
+	unsigned	 sources;	/* loopback source addresses; 0 auto */
 	double		 timeout;	/* connect phase, s */
 	/* pubsub */
 	unsigned	 pubs;
 	unsigned	 subs;
-	int		 pair;		/* --topics pair */
+	const char	*pub_topic;	/* pattern: %i, %p, %% */
+	const char	*sub_topic;
 	uint8_t		 qos;
 	size_t		 size;
 	double		 duration;
@@ -98,8 +135,8 @@ struct opts {
 static struct opts opt = {
 	.host = "127.0.0.1", .port = "1883", .version = MQTT_V311,
 	.threads = 1, .timeout = 30,
-	.pubs = 1, .subs = 1, .qos = 0, .size = 64, .duration = 5,
-	.inflight = 64, .drain = 5,
+	.pubs = 1, .subs = 1, .pub_topic = "bench/t", .sub_topic = "bench/t",
+	.qos = 0, .size = 64, .duration = 5, .inflight = 64, .drain = 5,
 	.conns = 1000, .window = 256, .keepalive = 60, .hold = 2,
 	.settle = 1,
 };
@@ -115,24 +152,51 @@ struct hist {
 struct stats {
 	uint64_t	 sent;		/* publishes during the run window */
 	uint64_t	 sent_total;	/* publishes, whole run */
-	uint64_t	 acked;		/* PUBACKs */
+	uint64_t	 acked;		/* PUBACKs, PUBRECs */
+	uint64_t	 completed;	/* PUBCOMPs */
+	uint64_t	 refused;	/* v5 PUBACK/PUBREC reason >= 0x80 */
 	uint64_t	 recv;		/* deliveries during the run window */
 	uint64_t	 recv_total;	/* deliveries, whole run */
 	uint64_t	 uniq;		/* first arrivals */
 	uint64_t	 dups;
 	uint64_t	 reordered;	/* seq below the highest seen */
+	uint64_t	 late;		/* below the seq window: not checked */
+	uint64_t	 stray;		/* not for this subscriber or run */
+	uint64_t	 resent;	/* QoS 2 PUBLISH again before PUBREL */
 	uint64_t	 errors;	/* connections lost or refused */
 	uint64_t	 connected;
 	double		 conn_done;	/* when the last CONNACK came */
 	struct hist	 lat;
 };
 
+/*
+ * The seqs of one publisher seen by one subscriber or share group: bit
+ * s % win_bits for the seqs s in [top - win_bits, top), exact there.
+ */
+struct seqwin {
+	uint64_t	*bits;		/* NULL until the first arrival */
+	uint32_t	 top;		/* highest seq seen + 1; 0 none */
+};
+
 /* Arrivals at one subscriber from one publisher. */
 struct track {
-	uint8_t		*bits;		/* seen seqs */
-	uint32_t	 nbits;
+	struct seqwin	 w;		/* unused for a share member */
 	uint32_t	 max_seq;
-	uint64_t	 n;
+	uint8_t		 seen;
+	uint8_t		 match;		/* the filter matches the topic */
+};
+
+/* One publisher's messages in one share group (GROUP and FILTER). */
+struct strack {
+	pthread_mutex_t	 mu;
+	struct seqwin	 w;
+	uint8_t		 match;
+};
+
+/* A share group: its "$share/GROUP/FILTER" and a strack per publisher. */
+struct share {
+	const char	*key;
+	struct strack	*tr;
 };
 
 enum bstate {
@@ -163,16 +227,20 @@ struct bclient {
 	ev_io		 wio;
 	struct buf	 rx;
 	struct buf	 tx;
+	char		*topic;		/* pub: topic; sub: filter */
 	/* publisher */
-	char		 topic[64];
-	uint32_t	 seq;
-	uint32_t	 n_out;		/* QoS 1 unacknowledged */
-	uint16_t	 next_pid;
-	uint8_t		*pids;		/* QoS 1 pids in flight (bitmap) */
+	uint32_t	 seq;		/* next seq; also messages published */
+	uint32_t	 expect;	/* deliveries expected per message */
+	uint32_t	 refused;
+	uint32_t	 n_out;		/* QoS 1/2 unfinished */
+	uint8_t		*pids;		/* packet ids unfinished (bitmap) */
+	uint8_t		*rel;		/* QoS 2: PUBREC came, PUBREL sent */
 	double		 tokens;	/* rate limiter */
 	int		 blocked;	/* waiting for EV_WRITE */
 	/* subscriber */
 	struct track	*tracks;	/* by publisher id */
+	struct share	*share;		/* NULL: a plain subscription */
+	uint8_t		*rx2;		/* QoS 2 packet ids before PUBREL */
 };
 
 struct bthread {
@@ -181,6 +249,8 @@ struct bthread {
 	struct ev_loop	*loop;
 	struct bclient	**c;
 	size_t		 n;
+	struct bclient	**p;		/* its publishers */
+	size_t		 np;
 	size_t		 next;		/* next client to connect */
 	unsigned	 pending;	/* connects not yet ready */
 	unsigned	 open;		/* handshakes in progress */
@@ -193,7 +263,16 @@ struct bthread {
 	ev_timer	 stop;		/* end of a phase */
 	ev_timer	 check;		/* drain / ping */
 	struct stats	 st;
-	uint64_t	 pushed_uniq;	/* st.uniq already in g_uniq */
+	uint64_t	 out;		/* QoS 1/2 unfinished, all publishers */
+	double		 cpu0;		/* thread CPU at the window start, s */
+	double		 cpu;		/* thread CPU over the window, s */
+	uint64_t	 a_uniq;	/* atomic copies, for the drain check */
+	uint64_t	 a_recv;
+	uint64_t	 a_out;
+	uint64_t	 last_recv;	/* drain: deliveries at last change */
+	double		 last_change;
+	uint64_t	 last_uniq_ns;	/* time of the last first arrival */
+	uint64_t	 end_ns;	/* when its drain ended */
 };
 
 /* A scenario. */
@@ -207,10 +286,15 @@ static struct addrinfo	*server;
 static struct bthread	*threads;
 static pthread_barrier_t barrier;
 static double		 g_start;	/* run window, CLOCK_MONOTONIC s */
-static uint64_t		 g_uniq;	/* atomic: first arrivals so far */
 static uint64_t		 g_expect;	/* atomic: expected arrivals */
 static unsigned		 g_past;	/* atomic: threads past deadline */
 static const char	*payload_pad;
+static struct bclient	**g_subs;	/* by index */
+static struct bclient	**g_pubs;
+static struct share	*shares;
+static size_t		 n_shares;
+static uint32_t		 win_bits = BENCH_WIN_MAX;	/* power of two */
+static uint32_t		 run_id;	/* in every payload */
 
 static void	bc_io_cb(EV_P_ ev_io *, int);
 static void	bc_flush(struct bclient *);
@@ -236,6 +320,7 @@ now_ns(void)
 	return ((uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec);
 }
 
+/* Print a message and exit 2. */
 static void __attribute__((noreturn, format(printf, 1, 2)))
 die(const char *fmt, ...)
 {
@@ -270,6 +355,7 @@ hist_val(unsigned i)
 	return ((uint64_t)(16 + i % 16) << (i / 16 + 3 - 4));
 }
 
+/* Count one value. */
 static void
 hist_add(struct hist *h, uint64_t v)
 {
@@ -308,11 +394,16 @@ stats_merge(struct stats *to, const struct stats *from)
 	to->sent += from->sent;
 	to->sent_total += from->sent_total;
 	to->acked += from->acked;
+	to->completed += from->completed;
+	to->refused += from->refused;
 	to->recv += from->recv;
 	to->recv_total += from->recv_total;
 	to->uniq += from->uniq;
 	to->dups += from->dups;
 	to->reordered += from->reordered;
+	to->late += from->late;
+	to->stray += from->stray;
+	to->resent += from->resent;
 	to->errors += from->errors;
 	to->connected += from->connected;
 	if (from->conn_done > to->conn_done)
@@ -377,12 +468,23 @@ self_cpu(void)
 	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
 }
 
+/* CPU seconds of the calling thread. */
+static double
+thread_cpu(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+}
+
 /* CPU use over a window, for the bottleneck check. */
 struct cpu_window {
 	double		 t0, self0, broker0;
 	double		 wall, self, broker;	/* results, % of one core */
 };
 
+/* Open a CPU window now. */
 static void
 cpu_begin(struct cpu_window *cw)
 {
@@ -391,6 +493,7 @@ cpu_begin(struct cpu_window *cw)
 	cw->broker0 = opt.pid != 0 ? proc_cpu(opt.pid) : -1;
 }
 
+/* Close a CPU window: percentages of one core. */
 static void
 cpu_end(struct cpu_window *cw)
 {
@@ -403,11 +506,225 @@ cpu_end(struct cpu_window *cw)
 	    100 * (b - cw->broker0) / cw->wall : -1;
 }
 
+
+/* Note seq in a window: 1 if it is new, 0 if seen before. */
+static int
+seqwin_add(struct seqwin *w, uint32_t seq, uint64_t *late)
+{
+	uint32_t	 mask = win_bits - 1, s;
+	uint64_t	 bit;
+
+	if (w->bits == NULL)
+		w->bits = xcalloc(win_bits / 64, sizeof *w->bits);
+	if (seq >= w->top) {
+		/* the bits between the old top and seq were older seqs' */
+		if (seq - w->top >= win_bits)
+			memset(w->bits, 0, win_bits / 8);
+		else {
+			for (s = w->top; s != seq; s++)
+				w->bits[(s & mask) / 64] &=
+				    ~(UINT64_C(1) << (s & 63));
+		}
+		w->bits[(seq & mask) / 64] |= UINT64_C(1) << (seq & 63);
+		w->top = seq + 1;
+		return (1);
+	}
+	if (w->top - seq > win_bits) {
+		(*late)++;
+		return (1);
+	}
+	bit = UINT64_C(1) << (seq & 63);
+	if (w->bits[(seq & mask) / 64] & bit)
+		return (0);
+	w->bits[(seq & mask) / 64] |= bit;
+	return (1);
+}
+
+/* True if seq was seen (and is still in the window). */
+static int
+seqwin_has(const struct seqwin *w, uint32_t seq)
+{
+	if (w->bits == NULL || seq >= w->top || w->top - seq > win_bits)
+		return (0);
+	return ((w->bits[(seq & (win_bits - 1)) / 64] >> (seq & 63)) & 1);
+}
+
+/* Expand a topic pattern: %i is idx, %p idx modulo the publishers. */
+static char *
+topic_expand(const char *pat, uint32_t idx)
+{
+	struct buf	 b;
+	char		 num[16];
+	const char	*p;
+
+	buf_init(&b);
+	for (p = pat; *p != '\0'; p++) {
+		if (*p != '%') {
+			buf_add_u8(&b, (uint8_t)*p);
+			continue;
+		}
+		switch (p[1]) {
+		case 'i':
+			snprintf(num, sizeof num, "%" PRIu32, idx);
+			break;
+		case 'p':
+			if (opt.pubs == 0)
+				die("%%p in '%s' needs publishers", pat);
+			snprintf(num, sizeof num, "%" PRIu32, idx % opt.pubs);
+			break;
+		case '%':
+			snprintf(num, sizeof num, "%%");
+			break;
+		default:
+			die("topic pattern '%s': %%i, %%p or %%%% only", pat);
+		}
+		buf_add(&b, num, strlen(num));
+		p++;
+	}
+	buf_add_u8(&b, 0);
+	return ((char *)b.data);
+}
+
+/* The filter of "$share/GROUP/FILTER", or NULL if not shared. */
+static const char *
+share_filter(const char *f)
+{
+	const char	*p;
+
+	if (strncmp(f, "$share/", 7) != 0 || (p = strchr(f + 7, '/')) == NULL)
+		return (NULL);
+	return (p + 1);
+}
+
+/*
+ * True if filter f matches topic t (MQTT 4.7): '+' is one level, '#' any
+ * number including none ("a/#" matches "a"), and a wildcard at the start
+ * never matches a topic starting with '$' (MQTT-4.7.2-1).
+ */
+static int
+filter_match(const char *f, const char *t)
+{
+	if (*t == '$' && (*f == '+' || *f == '#'))
+		return (0);
+	for (;;) {
+		if (f[0] == '#' && f[1] == '\0')
+			return (1);
+		if (f[0] == '+' && (f[1] == '/' || f[1] == '\0')) {
+			while (*t != '\0' && *t != '/')
+				t++;
+			f++;
+		} else {
+			while (*f != '\0' && *f != '/' && *f == *t) {
+				f++;
+				t++;
+			}
+			if ((*f != '\0' && *f != '/') ||
+			    (*t != '\0' && *t != '/'))
+				return (0);
+		}
+		if (*f == '\0')
+			return (*t == '\0');
+		if (*t == '\0')
+			return (strcmp(f, "/#") == 0);
+		f++;
+		t++;
+	}
+}
+
+/* The share group of a "$share/..." filter, made on first use. */
+static struct share *
+share_get(const char *key)
+{
+	size_t	 i;
+
+	for (i = n_shares; i > 0; i--) {
+		if (strcmp(shares[i - 1].key, key) == 0)
+			return (&shares[i - 1]);
+	}
+	shares = xreallocarray(shares, n_shares + 1, sizeof *shares);
+	shares[n_shares].key = key;
+	shares[n_shares].tr = NULL;
+	return (&shares[n_shares++]);
+}
+
+/*
+ * Match every subscriber's filter against every publisher's topic, as the
+ * broker does: the deliveries expected per message of each publisher, the
+ * share groups, and the size of the seq windows.  Subscribers and
+ * publishers with the same string as the one before reuse its result, so
+ * one topic or one filter for all costs P + S matches.
+ */
+static void
+pubsub_match(void)
+{
+	struct bclient	*c;
+	struct share	*sh;
+	const char	*f;
+	uint64_t	 pairs = 0, w;
+	uint8_t		*row;
+	uint32_t	 j, k;
+
+	row = xcalloc(opt.pubs + 1, 1);
+	for (k = 0; k < opt.subs; k++) {
+		c = g_subs[k];
+		if ((f = share_filter(c->topic)) == NULL)
+			f = c->topic;
+		if (k == 0 || strcmp(c->topic, g_subs[k - 1]->topic) != 0) {
+			for (j = 0; j < opt.pubs; j++)
+				row[j] = j > 0 && strcmp(g_pubs[j]->topic,
+				    g_pubs[j - 1]->topic) == 0 ? row[j - 1] :
+				    (uint8_t)filter_match(f, g_pubs[j]->topic);
+		}
+		for (j = 0; j < opt.pubs; j++)
+			c->tracks[j].match = row[j];
+		if (f == c->topic) {
+			for (j = 0; j < opt.pubs; j++) {
+				g_pubs[j]->expect += row[j];
+				pairs += row[j];
+			}
+			continue;
+		}
+		sh = c->share = share_get(c->topic);
+		if (sh->tr != NULL)
+			continue;
+		sh->tr = xcalloc(opt.pubs + 1, sizeof *sh->tr);
+		for (j = 0; j < opt.pubs; j++) {
+			pthread_mutex_init(&sh->tr[j].mu, NULL);
+			sh->tr[j].match = row[j];
+			g_pubs[j]->expect += row[j];
+			pairs += row[j];
+		}
+	}
+	free(row);
+	/* shares may have moved while growing: point the members again */
+	for (k = 0; k < opt.subs; k++) {
+		if (g_subs[k]->share != NULL)
+			g_subs[k]->share = share_get(g_subs[k]->topic);
+	}
+	w = pairs == 0 ? BENCH_WIN_MAX : BENCH_WIN_BUDGET / pairs;
+	if (w > BENCH_WIN_MAX)
+		w = BENCH_WIN_MAX;
+	for (win_bits = BENCH_WIN_MIN; (uint64_t)win_bits * 2 <= w;)
+		win_bits *= 2;
+}
+
 /* Append an encoded packet. */
 static void
 bc_send(struct bclient *c, const struct mqtt_packet *pkt)
 {
 	mqtt_encode(&c->tx, opt.version, pkt);
+}
+
+/* Append an ack (PUBACK, PUBREC, PUBREL, PUBCOMP). */
+static void
+bc_send_ack(struct bclient *c, enum mqtt_type type, uint16_t pid)
+{
+	struct mqtt_packet	 pkt;
+
+	memset(&pkt, 0, sizeof pkt);
+	pkt.type = type;
+	pkt.u.ack.pid = pid;
+	mqtt_encode(&c->tx, opt.version, &pkt);
 }
 
 /* Close a client; an error unless we asked for it. */
@@ -441,6 +758,22 @@ bc_close(struct bclient *c, int error, const char *why)
 	buf_release(&c->tx);
 }
 
+/* Bind a socket to loopback source address k % opt.sources. */
+static int
+bc_bind_source(int fd, uint32_t k)
+{
+	struct sockaddr_in	 sin;
+	int			 one = 1;
+
+	if (opt.sources <= 1 || server->ai_family != AF_INET)
+		return (0);
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK + k % opt.sources);
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+	return (bind(fd, (struct sockaddr *)&sin, sizeof sin));
+}
+
 /* Start a non-blocking connect. */
 static void
 bc_start(struct bclient *c)
@@ -457,6 +790,10 @@ bc_start(struct bclient *c)
 		return;
 	}
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (bc_bind_source(c->fd, c->id) == -1) {
+		bc_close(c, 1, strerror(errno));
+		return;
+	}
 	ev_io_init(&c->rio, bc_io_cb, c->fd, EV_READ);
 	ev_io_init(&c->wio, bc_io_cb, c->fd, EV_WRITE);
 	c->rio.data = c->wio.data = c;
@@ -534,7 +871,6 @@ static void
 bc_on_connack(struct bclient *c, const struct mqtt_connack *ca)
 {
 	struct mqtt_sub_entry	 e;
-	char			 topic[64];
 
 	if (ca->rc != 0) {
 		bc_close(c, 1, "CONNACK refused");
@@ -546,19 +882,31 @@ bc_on_connack(struct bclient *c, const struct mqtt_connack *ca)
 		bc_ready(c);
 		return;
 	}
-	if (opt.pair)
-		snprintf(topic, sizeof topic, "bench/%" PRIu32,
-		    c->id % opt.pubs);
-	else
-		snprintf(topic, sizeof topic, "bench/t");
 	memset(&e, 0, sizeof e);
-	e.filter = STR(topic);
+	e.filter = STR(c->topic);
 	e.qos = opt.qos;
 	mqtt_encode_subscribe(&c->tx, opt.version, 1, NULL, &e, 1);
 	c->state = BC_SUBACK;
 }
 
-/* A delivery: latency, duplicates, order. */
+/* Dedupe one arrival at a subscriber: 1 if it is the first. */
+static int
+sub_first(struct bclient *c, uint32_t pub, uint32_t seq)
+{
+	struct stats	*st = &c->t->st;
+	struct strack	*sr;
+	int		 first;
+
+	if (c->share == NULL)
+		return (seqwin_add(&c->tracks[pub].w, seq, &st->late));
+	sr = &c->share->tr[pub];
+	pthread_mutex_lock(&sr->mu);
+	first = seqwin_add(&sr->w, seq, &st->late);
+	pthread_mutex_unlock(&sr->mu);
+	return (first);
+}
+
+/* A delivery: ack it, then latency, duplicates, order. */
 static void
 sub_on_publish(struct bclient *c, const struct mqtt_publish *pb,
     uint64_t rx_ns)
@@ -566,60 +914,131 @@ sub_on_publish(struct bclient *c, const struct mqtt_publish *pb,
 	struct stats	*st = &c->t->st;
 	struct track	*tr;
 	uint64_t	 sent_ns;
-	uint32_t	 seq, pub, nb;
+	uint32_t	 seq, pub, run;
 
-	if (pb->qos == 1) {
-		struct mqtt_packet	 ack;
-
-		memset(&ack, 0, sizeof ack);
-		ack.type = MQTT_PUBACK;
-		ack.u.ack.pid = pb->pid;
-		bc_send(c, &ack);
+	if (pb->qos == 1)
+		bc_send_ack(c, MQTT_PUBACK, pb->pid);
+	else if (pb->qos == 2) {
+		bc_send_ack(c, MQTT_PUBREC, pb->pid);
+		if (c->rx2 == NULL)
+			c->rx2 = xcalloc(65536 / 8, 1);
+		/* the same message again before PUBREL (MQTT 4.3.3) */
+		if (c->rx2[pb->pid / 8] & (1U << (pb->pid % 8))) {
+			st->resent++;
+			return;
+		}
+		c->rx2[pb->pid / 8] |= (uint8_t)(1U << (pb->pid % 8));
 	}
-	if (pb->payload.len < BENCH_PAYLOAD_MIN)
+	if (pb->payload.len < BENCH_PAYLOAD_MIN) {
+		st->stray++;
 		return;
+	}
 	memcpy(&sent_ns, pb->payload.p, 8);
 	memcpy(&seq, pb->payload.p + 8, 4);
 	memcpy(&pub, pb->payload.p + 12, 4);
-	if (pub >= opt.pubs)
+	memcpy(&run, pb->payload.p + 16, 4);
+	if (run != run_id || pub >= opt.pubs || !c->tracks[pub].match) {
+		st->stray++;
 		return;
+	}
 	st->recv_total++;
 	if (c->t->running)
 		st->recv++;
 	hist_add(&st->lat, rx_ns > sent_ns ? rx_ns - sent_ns : 0);
-	tr = &c->tracks[pub];
-	if (seq >= tr->nbits) {
-		nb = tr->nbits == 0 ? 65536 : tr->nbits;
-		while (nb <= seq)
-			nb *= 2;
-		tr->bits = xrealloc(tr->bits, nb / 8);
-		memset(tr->bits + tr->nbits / 8, 0, (nb - tr->nbits) / 8);
-		tr->nbits = nb;
-	}
-	if (tr->bits[seq / 8] & (1U << (seq % 8))) {
+	if (!sub_first(c, pub, seq)) {
 		st->dups++;
 		return;
 	}
-	tr->bits[seq / 8] |= (uint8_t)(1U << (seq % 8));
-	if (tr->n != 0 && seq < tr->max_seq)
+	tr = &c->tracks[pub];
+	if (tr->seen && seq < tr->max_seq)
 		st->reordered++;
-	if (seq > tr->max_seq || tr->n == 0)
+	if (!tr->seen || seq > tr->max_seq)
 		tr->max_seq = seq;
-	tr->n++;
+	tr->seen = 1;
 	st->uniq++;
+	c->t->last_uniq_ns = rx_ns;
 }
 
-/* PUBACK for a publisher. */
+/* PUBREL for a subscriber: the QoS 2 delivery is over. */
 static void
-pub_on_puback(struct bclient *c, uint16_t pid)
+sub_on_pubrel(struct bclient *c, uint16_t pid)
 {
-	if (c->pids == NULL || !(c->pids[pid / 8] & (1U << (pid % 8)))) {
-		bc_close(c, 1, "PUBACK for an unknown packet id");
+	bc_send_ack(c, MQTT_PUBCOMP, pid);
+	if (c->rx2 != NULL)
+		c->rx2[pid / 8] &= (uint8_t)~(1U << (pid % 8));
+}
+
+/* The packet id of a publisher's seq: one pid per seq modulo 65535. */
+static uint16_t
+pub_pid(uint32_t seq)
+{
+	return ((uint16_t)(seq % BENCH_PIDS + 1));
+}
+
+/* The last seq published with pid (the one unfinished, if any). */
+static uint32_t
+pub_pid_seq(const struct bclient *c, uint16_t pid)
+{
+	uint32_t	 last = c->seq - 1;
+
+	return (last - (last % BENCH_PIDS + BENCH_PIDS - (pid - 1u)) %
+	    BENCH_PIDS);
+}
+
+/* True if pid is unfinished (and, if rel, PUBREC came). */
+static int
+pub_pid_busy(const struct bclient *c, uint16_t pid, int rel)
+{
+	if (c->pids == NULL || !(c->pids[pid / 8] & (1U << (pid % 8))))
+		return (0);
+	return (!rel || (c->rel[pid / 8] & (1U << (pid % 8))));
+}
+
+/* A QoS 1/2 flow of a publisher is over. */
+static void
+pub_done(struct bclient *c, uint16_t pid)
+{
+	c->pids[pid / 8] &= (uint8_t)~(1U << (pid % 8));
+	c->rel[pid / 8] &= (uint8_t)~(1U << (pid % 8));
+	c->n_out--;
+	c->t->out--;
+}
+
+/* PUBACK, PUBREC or PUBCOMP for a publisher. */
+static void
+pub_on_ack(struct bclient *c, enum mqtt_type type, const struct mqtt_ack *a)
+{
+	struct stats	*st = &c->t->st;
+	int		 ok;
+
+	ok = pub_pid_busy(c, a->pid, type == MQTT_PUBCOMP) &&
+	    (type == MQTT_PUBCOMP || !pub_pid_busy(c, a->pid, 1)) &&
+	    (type == MQTT_PUBACK) == (opt.qos == 1);
+	if (!ok) {
+		bc_close(c, 1, "ack for an unknown packet id");
 		return;
 	}
-	c->pids[pid / 8] &= (uint8_t)~(1U << (pid % 8));
-	c->n_out--;
-	c->t->st.acked++;
+	if (type != MQTT_PUBCOMP && a->rc >= 0x80) {
+		st->refused++;
+		c->refused++;
+		pub_done(c, a->pid);
+		return;
+	}
+	switch (type) {
+	case MQTT_PUBACK:
+		st->acked++;
+		pub_done(c, a->pid);
+		break;
+	case MQTT_PUBREC:
+		st->acked++;
+		c->rel[a->pid / 8] |= (uint8_t)(1U << (a->pid % 8));
+		bc_send_ack(c, MQTT_PUBREL, a->pid);
+		break;
+	default:
+		st->completed++;
+		pub_done(c, a->pid);
+		break;
+	}
 }
 
 /* One packet from the broker. */
@@ -644,8 +1063,13 @@ bc_on_packet(struct bclient *c, const struct mqtt_packet *pkt,
 	case MQTT_PUBLISH:
 		sub_on_publish(c, &pkt->u.publish, rx_ns);
 		break;
+	case MQTT_PUBREL:
+		sub_on_pubrel(c, pkt->u.ack.pid);
+		break;
 	case MQTT_PUBACK:
-		pub_on_puback(c, pkt->u.ack.pid);
+	case MQTT_PUBREC:
+	case MQTT_PUBCOMP:
+		pub_on_ack(c, pkt->type, &pkt->u.ack);
 		break;
 	case MQTT_PINGRESP:
 		break;
@@ -747,7 +1171,15 @@ bc_io_cb(EV_P_ ev_io *w, int revents)
 	}
 }
 
-/* Encode one PUBLISH of publisher c. */
+/* True if publisher c may publish now: QoS 1/2 window and packet id. */
+static int
+pub_can(const struct bclient *c)
+{
+	return (opt.qos == 0 || (c->n_out < opt.inflight &&
+	    !pub_pid_busy(c, pub_pid(c->seq), 0)));
+}
+
+/* Encode one PUBLISH of publisher c (pub_can() said yes). */
 static void
 pub_one(struct bclient *c)
 {
@@ -756,17 +1188,16 @@ pub_one(struct bclient *c)
 	uint64_t		 ns = now_ns();
 	uint16_t		 pid = 0;
 
-	if (opt.qos == 1) {
-		do {
-			pid = c->next_pid;
-			c->next_pid = (uint16_t)(pid == 65535 ? 1 : pid + 1);
-		} while (c->pids[pid / 8] & (1U << (pid % 8)));
+	if (opt.qos > 0) {
+		pid = pub_pid(c->seq);
 		c->pids[pid / 8] |= (uint8_t)(1U << (pid % 8));
 		c->n_out++;
+		c->t->out++;
 	}
 	memcpy(head, &ns, 8);
 	memcpy(head + 8, &c->seq, 4);
 	memcpy(head + 12, &c->id, 4);
+	memcpy(head + 16, &run_id, 4);
 	c->seq++;
 	memset(&pkt, 0, sizeof pkt);
 	pkt.type = MQTT_PUBLISH;
@@ -784,7 +1215,7 @@ pub_one(struct bclient *c)
 }
 
 /*
- * Unlimited rate: publish until the socket or the QoS 1 window is full,
+ * Unlimited rate: publish until the socket or the QoS 1/2 window is full,
  * at most BENCH_FILL_ROUNDS buffers at a time; if the socket still takes
  * more, EV_WRITE brings us back after the loop has run other watchers.
  */
@@ -800,15 +1231,12 @@ pub_fill(struct bclient *c)
 		return;
 	}
 	for (rounds = 0; rounds < BENCH_FILL_ROUNDS; rounds++) {
-		while (buf_used(&c->tx) < BENCH_TX_HIGH &&
-		    (opt.qos == 0 || c->n_out < opt.inflight))
+		while (buf_used(&c->tx) < BENCH_TX_HIGH && pub_can(c))
 			pub_one(c);
 		if (c->blocked || buf_used(&c->tx) == 0)
 			return;
 		bc_flush(c);
-		if (c->blocked || c->state != BC_READY)
-			return;
-		if (opt.qos == 1 && c->n_out >= opt.inflight)
+		if (c->blocked || c->state != BC_READY || !pub_can(c))
 			return;
 	}
 	ev_io_start(t->loop, &c->wio);
@@ -831,13 +1259,12 @@ tick_cb(EV_P_ ev_timer *w, int revents)
 		thread_connect_more(t);
 		return;
 	}
-	for (i = 0; i < t->n; i++) {
-		c = t->c[i];
-		if (c->role != ROLE_PUB || c->state != BC_READY)
+	for (i = 0; i < t->np; i++) {
+		c = t->p[i];
+		if (c->state != BC_READY)
 			continue;
 		c->tokens += opt.rate * BENCH_TICK;
-		while (c->tokens >= 1 && (opt.qos == 0 ||
-		    c->n_out < opt.inflight)) {
+		while (c->tokens >= 1 && pub_can(c)) {
 			c->tokens -= 1;
 			pub_one(c);
 		}
@@ -881,22 +1308,27 @@ stop_cb(EV_P_ ev_timer *w, int revents)
 	ev_break(EV_A_ EVBREAK_ONE);
 }
 
-/* Push this thread's first arrivals to the global count. */
+/* Copy this thread's progress where the other threads read it. */
 static void
 thread_publish_counts(struct bthread *t)
 {
-	__atomic_add_fetch(&g_uniq, t->st.uniq - t->pushed_uniq,
-	    __ATOMIC_RELAXED);
-	t->pushed_uniq = t->st.uniq;
+	__atomic_store_n(&t->a_uniq, t->st.uniq, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->a_recv, t->st.recv_total, __ATOMIC_RELAXED);
+	__atomic_store_n(&t->a_out, t->out, __ATOMIC_RELAXED);
 }
 
-/* Expected deliveries of one publisher's messages. */
-static uint64_t
-fanout(uint32_t pub)
+/* Sum of every thread's progress. */
+static void
+threads_progress(uint64_t *uniq, uint64_t *recv, uint64_t *out)
 {
-	if (!opt.pair)
-		return (opt.subs);
-	return (opt.subs / opt.pubs + (pub < opt.subs % opt.pubs ? 1 : 0));
+	unsigned	 i;
+
+	*uniq = *recv = *out = 0;
+	for (i = 0; i < opt.threads; i++) {
+		*uniq += __atomic_load_n(&threads[i].a_uniq, __ATOMIC_RELAXED);
+		*recv += __atomic_load_n(&threads[i].a_recv, __ATOMIC_RELAXED);
+		*out += __atomic_load_n(&threads[i].a_out, __ATOMIC_RELAXED);
+	}
 }
 
 /* pubsub, run phase: the window ends; wait for stragglers. */
@@ -904,16 +1336,19 @@ static void
 pubsub_deadline_cb(EV_P_ ev_timer *w, int revents)
 {
 	struct bthread	*t = w->data;
+	struct bclient	*c;
 	uint64_t	 expect = 0;
 	size_t		 i;
 
 	(void)revents;
+	t->cpu = thread_cpu() - t->cpu0;
 	t->running = 0;
 	t->draining = 1;
+	t->last_change = now_s();
 	ev_timer_stop(EV_A_ &t->tick);
-	for (i = 0; i < t->n; i++) {
-		if (t->c[i]->role == ROLE_PUB)
-			expect += (uint64_t)t->c[i]->seq * fanout(t->c[i]->id);
+	for (i = 0; i < t->np; i++) {
+		c = t->p[i];
+		expect += (uint64_t)(c->seq - c->refused) * c->expect;
 	}
 	__atomic_add_fetch(&g_expect, expect, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&g_past, 1, __ATOMIC_RELEASE);
@@ -922,21 +1357,34 @@ pubsub_deadline_cb(EV_P_ ev_timer *w, int revents)
 	ev_timer_start(EV_A_ w);
 }
 
-/* pubsub, drain: stop once everything sent has arrived. */
+/*
+ * pubsub, drain: stop once everything expected has arrived, or once
+ * nothing is unacknowledged and nothing has arrived for BENCH_IDLE.
+ */
 static void
 pubsub_check_cb(EV_P_ ev_timer *w, int revents)
 {
 	struct bthread	*t = w->data;
+	uint64_t	 uniq, recv, out;
+	double		 now;
 
+	(void)w;
 	(void)revents;
 	thread_publish_counts(t);
-	if (!t->draining)
+	if (!t->draining ||
+	    __atomic_load_n(&g_past, __ATOMIC_ACQUIRE) != opt.threads)
 		return;
-	if (__atomic_load_n(&g_past, __ATOMIC_ACQUIRE) == opt.threads &&
-	    __atomic_load_n(&g_uniq, __ATOMIC_RELAXED) >=
-	    __atomic_load_n(&g_expect, __ATOMIC_RELAXED))
+	threads_progress(&uniq, &recv, &out);
+	if (uniq >= __atomic_load_n(&g_expect, __ATOMIC_RELAXED)) {
 		ev_break(EV_A_ EVBREAK_ONE);
-	(void)w;
+		return;
+	}
+	now = now_s();
+	if (recv != t->last_recv || out != 0) {
+		t->last_recv = recv;
+		t->last_change = now;
+	} else if (now - t->last_change >= BENCH_IDLE)
+		ev_break(EV_A_ EVBREAK_ONE);
 }
 
 /*
@@ -992,6 +1440,7 @@ pubsub_thread(void *arg)
 	pthread_barrier_wait(&barrier);		/* 2: g_start is set */
 	if (ok && g_start > 0) {
 		ev_now_update(t->loop);
+		t->cpu0 = thread_cpu();
 		t->running = 1;
 		t->deadline = g_start + opt.duration;
 		ev_set_cb(&t->stop, pubsub_deadline_cb);
@@ -1001,11 +1450,10 @@ pubsub_thread(void *arg)
 		ev_timer_start(t->loop, &t->check);
 		if (opt.rate > 0)
 			ev_timer_again(t->loop, &t->tick);
-		for (i = 0; i < t->n; i++) {
-			if (t->c[i]->role == ROLE_PUB)
-				pub_fill(t->c[i]);
-		}
+		for (i = 0; i < t->np; i++)
+			pub_fill(t->p[i]);
 		ev_run(t->loop, 0);
+		t->end_ns = now_ns();
 		ev_timer_stop(t->loop, &t->check);
 		ev_timer_stop(t->loop, &t->stop);
 		thread_publish_counts(t);
@@ -1043,7 +1491,9 @@ conn_thread(void *arg)
 	int		 ok;
 
 	pthread_barrier_wait(&barrier);		/* 1: start */
+	t->cpu0 = thread_cpu();
 	ok = thread_connect_all(t) == 0;
+	t->cpu = thread_cpu() - t->cpu0;
 	pthread_barrier_wait(&barrier);		/* 2: connected */
 	if (ok) {
 		t->running = 1;
@@ -1068,13 +1518,26 @@ threads_setup(unsigned n_subs, unsigned n_pubs, unsigned n_idle)
 	struct bthread	*t;
 	struct bclient	*c;
 	unsigned	 i, k, total = n_subs + n_pubs + n_idle;
+	uint32_t	 a;
 
+	if (server->ai_family == AF_INET) {
+		a = ntohl(((struct sockaddr_in *)server->ai_addr)->
+		    sin_addr.s_addr);
+		if (a >> 24 != 127)
+			opt.sources = 1;
+		else if (opt.sources == 0)
+			opt.sources = (total + BENCH_PER_SRC - 1) /
+			    BENCH_PER_SRC;
+	}
 	threads = xcalloc(opt.threads, sizeof *threads);
+	g_subs = xcalloc(n_subs + 1, sizeof *g_subs);
+	g_pubs = xcalloc(n_pubs + 1, sizeof *g_pubs);
 	for (i = 0; i < opt.threads; i++) {
 		t = &threads[i];
 		t->idx = i;
 		t->loop = ev_loop_new(EVFLAG_AUTO);
 		t->c = xcalloc(total / opt.threads + 1, sizeof *t->c);
+		t->p = xcalloc(n_pubs / opt.threads + 1, sizeof *t->p);
 		ev_timer_init(&t->tick, tick_cb, BENCH_TICK, BENCH_TICK);
 		ev_timer_init(&t->stop, stop_cb, 0, 0);
 		ev_timer_init(&t->check, pubsub_check_cb, BENCH_CHECK,
@@ -1091,19 +1554,19 @@ threads_setup(unsigned n_subs, unsigned n_pubs, unsigned n_idle)
 		if (k < n_subs) {
 			c->role = ROLE_SUB;
 			c->id = k;
-			c->tracks = xcalloc(n_pubs == 0 ? 1 : n_pubs,
-			    sizeof *c->tracks);
+			c->topic = topic_expand(opt.sub_topic, c->id);
+			c->tracks = xcalloc(n_pubs + 1, sizeof *c->tracks);
+			g_subs[c->id] = c;
 		} else if (k < n_subs + n_pubs) {
 			c->role = ROLE_PUB;
 			c->id = k - n_subs;
-			if (opt.pair)
-				snprintf(c->topic, sizeof c->topic,
-				    "bench/%" PRIu32, c->id);
-			else
-				snprintf(c->topic, sizeof c->topic, "bench/t");
-			c->next_pid = 1;
-			if (opt.qos == 1)
+			c->topic = topic_expand(opt.pub_topic, c->id);
+			if (opt.qos > 0) {
 				c->pids = xcalloc(65536 / 8, 1);
+				c->rel = xcalloc(65536 / 8, 1);
+			}
+			g_pubs[c->id] = c;
+			t->p[t->np++] = c;
 		} else {
 			c->role = ROLE_IDLE;
 			c->id = k - n_subs - n_pubs;
@@ -1152,25 +1615,102 @@ sleep_until(double when)
 		;
 }
 
+/* Unique arrivals of publisher j's seq, over subscribers and groups. */
+static uint64_t
+delivered(uint32_t j, uint32_t seq)
+{
+	uint64_t	 n = 0;
+	size_t		 k;
+
+	for (k = 0; k < opt.subs; k++) {
+		if (g_subs[k]->share == NULL && g_subs[k]->tracks[j].match)
+			n += (uint64_t)seqwin_has(&g_subs[k]->tracks[j].w, seq);
+	}
+	for (k = 0; k < n_shares; k++) {
+		if (shares[k].tr[j].match)
+			n += (uint64_t)seqwin_has(&shares[k].tr[j].w, seq);
+	}
+	return (n);
+}
+
+/*
+ * The deliveries missing for messages the broker never acknowledged (QoS
+ * 1/2 packet ids still waiting for PUBACK or PUBREC at the end): lost
+ * minus these is what it acknowledged and then lost.
+ */
+static uint64_t
+missing_unacked(void)
+{
+	struct bclient	*c;
+	uint64_t	 n = 0, got;
+	uint32_t	 j, pid, seq;
+
+	for (j = 0; j < opt.pubs && opt.qos > 0; j++) {
+		c = g_pubs[j];
+		for (pid = 1; pid <= BENCH_PIDS && c->n_out != 0; pid++) {
+			if (!pub_pid_busy(c, (uint16_t)pid, 0) ||
+			    pub_pid_busy(c, (uint16_t)pid, 1))
+				continue;
+			seq = pub_pid_seq(c, (uint16_t)pid);
+			got = delivered(j, seq);
+			n += got < c->expect ? c->expect - got : 0;
+		}
+	}
+	return (n);
+}
+
+/* The busiest bench thread's CPU over a window, % of one core. */
+static double
+threads_cpu_max(double wall)
+{
+	double		 m = 0;
+	unsigned	 i;
+
+	for (i = 0; i < opt.threads; i++) {
+		if (threads[i].cpu > m)
+			m = threads[i].cpu;
+	}
+	return (wall > 0 ? 100 * m / wall : 0);
+}
+
+/*
+ * True if some thread still had new messages arriving when its drain
+ * ended: lost then counts messages the broker still held, not only drops.
+ */
+static int
+drain_cut(void)
+{
+	unsigned	 i;
+
+	for (i = 0; i < opt.threads; i++) {
+		if (threads[i].last_uniq_ns != 0 && threads[i].end_ns <
+		    threads[i].last_uniq_ns + (uint64_t)(BENCH_CUT * 1e9))
+			return (1);
+	}
+	return (0);
+}
+
 /* Scenario pubsub. */
 static int
 run_pubsub(void)
 {
 	struct cpu_window	 cw;
 	struct stats		 st;
-	uint64_t		 expect = 0, loss;
-	double			 dur;
+	struct bclient		*c;
+	uint64_t		 expect = 0, loss, acked_loss = 0, uniq_out;
+	double			 dur, tcpu;
 	unsigned		 i;
+	int			 cut;
 	char			*pad;
 
 	if (opt.size < BENCH_PAYLOAD_MIN)
 		die("--size must be at least %d", BENCH_PAYLOAD_MIN);
-	if (opt.qos > 1)
-		die("--qos must be 0 or 1");
+	run_id = (uint32_t)getpid() ^ (uint32_t)now_ns();
 	pad = xcalloc(1, opt.size);
 	memset(pad, 'x', opt.size);
 	payload_pad = pad;
 	threads_setup(opt.subs, opt.pubs, 0);
+	pubsub_match();
 	threads_start(pubsub_thread);
 	pthread_barrier_wait(&barrier);		/* 1: connected */
 	for (i = 0; i < opt.threads; i++) {
@@ -1191,46 +1731,64 @@ run_pubsub(void)
 	threads_join(&st);
 	if (g_start == 0)
 		die("could not connect every client");
-	for (i = 0; i < opt.threads; i++) {
-		size_t	 k;
-
-		for (k = 0; k < threads[i].n; k++) {
-			struct bclient	*c = threads[i].c[k];
-
-			if (c->role == ROLE_PUB)
-				expect += (uint64_t)c->seq * fanout(c->id);
-		}
+	for (i = 0; i < opt.pubs; i++) {
+		c = g_pubs[i];
+		expect += (uint64_t)(c->seq - c->refused) * c->expect;
 	}
 	loss = expect > st.uniq ? expect - st.uniq : 0;
+	if (opt.qos > 0) {
+		uniq_out = missing_unacked();
+		acked_loss = loss > uniq_out ? loss - uniq_out : 0;
+	}
 	dur = opt.duration;
-	printf("pubsub: %u pub -> %u sub, %s topic%s, qos %u, %zu B, %.1f s, "
-	    "rate %s, MQTT %s, %u thread%s\n", opt.pubs, opt.subs,
-	    opt.pair ? "per-pair" : "one", opt.pair ? "s" : "", opt.qos,
-	    opt.size, dur, opt.rate > 0 ? "limited" : "unlimited",
+	tcpu = threads_cpu_max(opt.duration);
+	cut = loss != 0 && drain_cut();
+	printf("pubsub: %u pub (%s) -> %u sub (%s), qos %u, %zu B, %.1f s, "
+	    "rate %s, MQTT %s, %u thread%s\n", opt.pubs, opt.pub_topic,
+	    opt.subs, opt.sub_topic, opt.qos, opt.size, dur,
+	    opt.rate > 0 ? "limited" : "unlimited",
 	    opt.version == MQTT_V5 ? "5" : "3.1.1", opt.threads,
 	    opt.threads == 1 ? "" : "s");
-	printf("  sent      %12" PRIu64 "  %12.0f msg/s\n", st.sent,
-	    (double)st.sent / dur);
-	printf("  received  %12" PRIu64 "  %12.0f msg/s (in the window; %"
-	    PRIu64 " in all)\n", st.recv, (double)st.recv / dur,
+	printf("  sent      %12" PRIu64 "  %12.0f msg/s (%" PRIu64 " in all, "
+	    "%" PRIu64 " acked, %" PRIu64 " refused)\n", st.sent,
+	    (double)st.sent / dur, st.sent_total, st.acked, st.refused);
+	printf("  received  %12" PRIu64 "  %12.0f deliveries/s (in the "
+	    "window; %" PRIu64 " in all)\n", st.recv, (double)st.recv / dur,
 	    st.recv_total);
-	printf("  expected  %12" PRIu64 "  lost %" PRIu64 " (%.3f%%), dup %"
-	    PRIu64 ", reordered %" PRIu64 ", errors %" PRIu64 "\n", expect,
-	    loss, expect != 0 ? 100.0 * (double)loss / (double)expect : 0,
-	    st.dups, st.reordered, st.errors);
-	printf("  latency   p50 %.0f us, p99 %.0f us, max %.0f us\n",
-	    hist_quantile(&st.lat, 0.50) / 1e3,
+	printf("  expected  %12" PRIu64 "  lost %" PRIu64 " (%.3f%%), acked "
+	    "and lost %" PRIu64 ", dup %" PRIu64 ", out of order %" PRIu64
+	    "\n", expect, loss, expect != 0 ? 100.0 * (double)loss /
+	    (double)expect : 0, acked_loss, st.dups, st.reordered);
+	printf("  odd       late %" PRIu64 " (older than the %" PRIu32
+	    "-seq window: unchecked), stray %" PRIu64 ", qos 2 resent %"
+	    PRIu64 ", errors %" PRIu64 "\n", st.late, win_bits, st.stray,
+	    st.resent, st.errors);
+	if (cut)
+		printf("  drain     cut short: still arriving after --drain "
+		    "%g s, so lost counts what the broker still held\n",
+		    opt.drain);
+	if (st.uniq > expect)
+		printf("  warning   %" PRIu64 " unique arrivals more than "
+		    "expected: the figures are wrong\n", st.uniq - expect);
+	printf("  latency   p50 %.0f us, p90 %.0f us, p99 %.0f us, max %.0f "
+	    "us\n", hist_quantile(&st.lat, 0.50) / 1e3,
+	    hist_quantile(&st.lat, 0.90) / 1e3,
 	    hist_quantile(&st.lat, 0.99) / 1e3, st.lat.max / 1e3);
-	printf("  cpu       bench %.0f%%, broker %.0f%% (%% of one core; -1: "
-	    "no --pid)\n", cw.self, cw.broker);
+	printf("  cpu       bench %.0f%% (busiest thread %.0f%%), broker "
+	    "%.0f%% (%% of one core; -1: no --pid)\n", cw.self, tcpu,
+	    cw.broker);
 	printf("RESULT scenario=pubsub sent_per_s=%.0f recv_per_s=%.0f "
-	    "lost=%" PRIu64 " dup=%" PRIu64 " reordered=%" PRIu64
-	    " p50_us=%.0f p99_us=%.0f bench_cpu=%.0f broker_cpu=%.0f "
-	    "errors=%" PRIu64 "\n", (double)st.sent / dur,
-	    (double)st.recv / dur, loss, st.dups, st.reordered,
+	    "expected=%" PRIu64 " lost=%" PRIu64 " acked_lost=%" PRIu64
+	    " dup=%" PRIu64 " ooo=%" PRIu64 " late=%" PRIu64 " stray=%"
+	    PRIu64 " p50_us=%.0f p90_us=%.0f p99_us=%.0f max_us=%.0f "
+	    "bench_cpu=%.0f bench_thread_cpu=%.0f broker_cpu=%.0f "
+	    "drain_cut=%d errors=%" PRIu64 "\n", (double)st.sent / dur,
+	    (double)st.recv / dur, expect, loss, acked_loss, st.dups,
+	    st.reordered, st.late, st.stray,
 	    hist_quantile(&st.lat, 0.50) / 1e3,
-	    hist_quantile(&st.lat, 0.99) / 1e3, cw.self, cw.broker,
-	    st.errors);
+	    hist_quantile(&st.lat, 0.90) / 1e3,
+	    hist_quantile(&st.lat, 0.99) / 1e3, st.lat.max / 1e3, cw.self,
+	    tcpu, cw.broker, cut, st.errors);
 	return (st.errors != 0 ? 1 : 0);
 }
 
@@ -1241,7 +1799,7 @@ run_conn(void)
 	struct cpu_window	 cw;
 	struct stats		 st;
 	long			 rss0 = -1, rss1 = -1;
-	double			 t0, secs;
+	double			 t0, secs, tcpu;
 
 	opt.conn_rate = opt.rate;
 	if (opt.hold < opt.settle + 0.5)
@@ -1261,10 +1819,12 @@ run_conn(void)
 	pthread_barrier_wait(&barrier);		/* 3: done */
 	threads_join(&st);
 	secs = st.conn_done > t0 ? st.conn_done - t0 : 0;
+	tcpu = threads_cpu_max(cw.wall);
 	printf("conn: %u connections, rate %s, window %u, MQTT %s, %u "
-	    "thread%s\n", opt.conns, opt.conn_rate > 0 ? "limited" :
-	    "unlimited", opt.window, opt.version == MQTT_V5 ? "5" : "3.1.1",
-	    opt.threads, opt.threads == 1 ? "" : "s");
+	    "thread%s, %u source address%s\n", opt.conns, opt.conn_rate > 0 ?
+	    "limited" : "unlimited", opt.window, opt.version == MQTT_V5 ? "5" :
+	    "3.1.1", opt.threads, opt.threads == 1 ? "" : "s", opt.sources,
+	    opt.sources == 1 ? "" : "es");
 	printf("  connected %" PRIu64 " in %.3f s: %.0f connects/s, errors %"
 	    PRIu64 "\n", st.connected, secs, secs > 0 ?
 	    (double)st.connected / secs : 0, st.errors);
@@ -1272,15 +1832,15 @@ run_conn(void)
 		printf("  broker VmRSS %ld KB -> %ld KB: %.2f KB per "
 		    "connection\n", rss0, rss1, st.connected != 0 ?
 		    (double)(rss1 - rss0) / (double)st.connected : 0);
-	printf("  cpu       bench %.0f%%, broker %.0f%% (%% of one core)\n",
-	    cw.self, cw.broker);
+	printf("  cpu       bench %.0f%% (busiest thread %.0f%%), broker "
+	    "%.0f%% (%% of one core)\n", cw.self, tcpu, cw.broker);
 	printf("RESULT scenario=conn connected=%" PRIu64 " conn_per_s=%.0f "
 	    "rss_before_kb=%ld rss_after_kb=%ld kb_per_conn=%.2f "
-	    "bench_cpu=%.0f broker_cpu=%.0f errors=%" PRIu64 "\n",
-	    st.connected, secs > 0 ? (double)st.connected / secs : 0, rss0,
-	    rss1, st.connected != 0 && rss0 >= 0 && rss1 >= 0 ?
-	    (double)(rss1 - rss0) / (double)st.connected : -1, cw.self,
-	    cw.broker, st.errors);
+	    "bench_cpu=%.0f bench_thread_cpu=%.0f broker_cpu=%.0f errors=%"
+	    PRIu64 "\n", st.connected, secs > 0 ? (double)st.connected /
+	    secs : 0, rss0, rss1, st.connected != 0 && rss0 >= 0 &&
+	    rss1 >= 0 ? (double)(rss1 - rss0) / (double)st.connected : -1,
+	    cw.self, tcpu, cw.broker, st.errors);
 	return (st.errors != 0 || st.connected != opt.conns ? 1 : 0);
 }
 
@@ -1290,6 +1850,7 @@ static const struct scenario scenarios[] = {
 	{ "conn", run_conn, "N idle connections: connects/s, broker RSS" },
 };
 
+/* Print the usage and exit with status. */
 static void __attribute__((noreturn))
 usage(int status)
 {
@@ -1309,16 +1870,23 @@ usage(int status)
 	    "  -T, --threads N       event loop threads (1)\n"
 	    "      --pid PID         broker process: CPU time and VmRSS\n"
 	    "      --timeout SECS    connect phase limit (30)\n"
+	    "      --sources N       loopback source addresses, 0 one per "
+	    "10000 clients (0)\n"
 	    "pubsub:\n"
 	    "  -P, --pubs N          publishers (1)\n"
 	    "  -S, --subs N          subscribers (1)\n"
-	    "      --topics one|pair one topic, or one per publisher (one)\n"
-	    "  -q, --qos 0|1         QoS of publishes and subscriptions (0)\n"
-	    "  -s, --size BYTES      payload size, at least 16 (64)\n"
+	    "      --pub-topic PAT   publisher j's topic; %%i is j (bench/t)\n"
+	    "      --sub-topic PAT   subscriber k's filter; %%i is k, %%p is k "
+	    "modulo P,\n"
+	    "                        wildcards and $share/GROUP/... allowed "
+	    "(bench/t)\n"
+	    "      --topics one|pair shorthands: bench/t for both, or "
+	    "bench/%%i and bench/%%p\n"
+	    "  -q, --qos 0|1|2       QoS of publishes and subscriptions (0)\n"
+	    "  -s, --size BYTES      payload size, at least 20 (64)\n"
 	    "  -d, --duration SECS   publishing time (5)\n"
 	    "  -r, --rate N          msg/s per publisher, 0 unlimited (0)\n"
-	    "      --inflight N      QoS 1 unacknowledged per publisher "
-	    "(64)\n"
+	    "      --inflight N      QoS 1/2 unfinished per publisher (64)\n"
 	    "      --drain SECS      wait for late messages at most (5)\n"
 	    "conn:\n"
 	    "  -n, --connections N   connections (1000)\n"
@@ -1358,12 +1926,13 @@ raise_nofile(void)
 	}
 }
 
+/* Parse the options, resolve the broker, run the scenario. */
 int
 main(int argc, char **argv)
 {
 	enum {
-		O_PID = 256, O_TIMEOUT, O_TOPICS, O_INFLIGHT, O_DRAIN, O_HOLD,
-		O_SETTLE
+		O_PID = 256, O_TIMEOUT, O_TOPICS, O_PUB_TOPIC, O_SUB_TOPIC,
+		O_INFLIGHT, O_DRAIN, O_HOLD, O_SETTLE, O_SOURCES
 	};
 	static const struct option longopts[] = {
 		{ "host", required_argument, NULL, 'H' },
@@ -1372,9 +1941,12 @@ main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 'T' },
 		{ "pid", required_argument, NULL, O_PID },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
+		{ "sources", required_argument, NULL, O_SOURCES },
 		{ "pubs", required_argument, NULL, 'P' },
 		{ "subs", required_argument, NULL, 'S' },
 		{ "topics", required_argument, NULL, O_TOPICS },
+		{ "pub-topic", required_argument, NULL, O_PUB_TOPIC },
+		{ "sub-topic", required_argument, NULL, O_SUB_TOPIC },
 		{ "qos", required_argument, NULL, 'q' },
 		{ "size", required_argument, NULL, 's' },
 		{ "duration", required_argument, NULL, 'd' },
@@ -1432,6 +2004,9 @@ main(int argc, char **argv)
 		case O_TIMEOUT:
 			opt.timeout = num("timeout", optarg, 0.1, 3600);
 			break;
+		case O_SOURCES:
+			opt.sources = (unsigned)num("sources", optarg, 0, 254);
+			break;
 		case 'P':
 			opt.pubs = (unsigned)num("pubs", optarg, 0, 1e6);
 			break;
@@ -1439,15 +2014,23 @@ main(int argc, char **argv)
 			opt.subs = (unsigned)num("subs", optarg, 0, 1e6);
 			break;
 		case O_TOPICS:
-			if (strcmp(optarg, "one") == 0)
-				opt.pair = 0;
-			else if (strcmp(optarg, "pair") == 0)
-				opt.pair = 1;
-			else
+			if (strcmp(optarg, "one") == 0) {
+				opt.pub_topic = "bench/t";
+				opt.sub_topic = "bench/t";
+			} else if (strcmp(optarg, "pair") == 0) {
+				opt.pub_topic = "bench/%i";
+				opt.sub_topic = "bench/%p";
+			} else
 				die("--topics: one or pair");
 			break;
+		case O_PUB_TOPIC:
+			opt.pub_topic = optarg;
+			break;
+		case O_SUB_TOPIC:
+			opt.sub_topic = optarg;
+			break;
 		case 'q':
-			opt.qos = (uint8_t)num("qos", optarg, 0, 1);
+			opt.qos = (uint8_t)num("qos", optarg, 0, 2);
 			break;
 		case 's':
 			opt.size = (size_t)num("size", optarg, 0, 1 << 24);
@@ -1490,8 +2073,6 @@ main(int argc, char **argv)
 	}
 	if (optind != argc)
 		usage(2);
-	if (opt.pair && opt.pubs == 0)
-		die("--topics pair needs publishers");
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 	memset(&hints, 0, sizeof hints);

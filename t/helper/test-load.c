@@ -1,20 +1,23 @@
 /*
  * test-load.c: a correctness load generator for the test suite.
  *
- *	test-load [--host H] [--port P] [--clients N] [--messages M]
+ *	test-load [--shape mesh|fanin|fanout|share] [--host H] [--port P]
+ *	    [--clients N] [--publishers K] [--subscribers N] [--messages M]
  *	    [--timeout SECS] [--seed S] [--protocol mix|3.1.1|5]
- *	    [--window W] [--connect-window C] [--no-shared] [--settle MS]
- *	    [--prefix P] [--keepalive SECS] [-v]
+ *	    [--pub-qos mix|1|2] [--sub-qos mix|1|2] [--window W]
+ *	    [--connect-window C] [--no-shared] [--settle MS] [--idle MS]
+ *	    [--read-rate BYTES] [--prefix P] [--keepalive SECS] [-v]
  *
- * N clients connect with clean sessions and unique client ids (so that
- * they spread over the broker's workers): by index i, MQTT 3.1.1 or 5
- * (i / 2 even or odd, with --protocol mix) and subscription QoS 1 or 2 (i
- * even or odd).  Each subscribes to its own topic P/<i> and, unless
- * --no-shared, to the shared wildcard $share/tl/P/+ at the same QoS; an
- * MQTT 5 client gives them Subscription Identifiers 1 and 2.  Once every
- * client is subscribed, each publishes M messages, at most W unacknowledged
- * at a time (less if the server's Receive Maximum says so).  Message s of
- * publisher i has QoS 1 or 2 and goes to P/<(i + k) % N>, k in 1..N-1, both
+ * --shape mesh, the default: N clients connect with clean sessions and
+ * unique client ids (so that they spread over the broker's workers): by
+ * index i, MQTT 3.1.1 or 5 (i / 2 even or odd, with --protocol mix) and
+ * subscription QoS 1 or 2 (i even or odd, with --sub-qos mix).  Each
+ * subscribes to its own topic P/<i> and, unless --no-shared, to the shared
+ * wildcard $share/tl/P/+ at the same QoS; an MQTT 5 client gives them
+ * Subscription Identifiers 1 and 2.  Once every client is subscribed, each
+ * publishes M messages, at most W unacknowledged at a time (less if the
+ * server's Receive Maximum says so).  Message s of publisher i has QoS 1
+ * or 2 (with --pub-qos mix) and goes to P/<(i + k) % N>, k in 1..N-1, both
  * drawn from a hash of (seed, i, s); its payload is "<i>:<s>".  Every ack
  * flow is completed as a client must (PUBACK; PUBREC, PUBREL, PUBCOMP;
  * PUBREC and PUBCOMP for the server's QoS 2).
@@ -39,6 +42,36 @@
  * the message), and one copy may serve both, since 3.1.1 lets a server
  * send one message for overlapping subscriptions (MQTT 3.1.1 3.3.5;
  * mosquitto does).
+ *
+ * The other shapes split the clients into K publishers (clients 0..K-1)
+ * and N subscribers (clients K..K+N-1; subscriber j is client K + j) that
+ * only publish or only subscribe, with the same plan for protocols, QoS
+ * (subscriber j has QoS 1 or 2 by j with --sub-qos mix), windows and
+ * payloads.  A subscriber has one subscription (Subscription Identifier 1
+ * for MQTT 5):
+ *   fanin	K publishers (default 100) publish to P/<i>; N subscribers
+ *		(default 1) subscribe to P/+ at QoS 2 (default --sub-qos 2);
+ *		each message must reach every subscriber.
+ *   fanout	K publishers (default 1) publish to P/t; N subscribers
+ *		(default 100) subscribe to P/t, P/+ or P/# (j % 3) at QoS 1 or
+ *		2 (default --sub-qos mix); each message must reach every
+ *		subscriber.
+ *   share	K publishers (default 1) publish to P/t; N subscribers (default
+ *		1000) subscribe to $share/g/P/t (default --sub-qos 2); each
+ *		message must reach the group, at effective QoS 1 at least
+ *		once, at QoS 2 exactly once, so at one member (MQTT 5
+ *		4.8.2; the broker gives 3.1.1 clients the same).
+ * The checks are those above, order per publisher and member included;
+ * publishers keep their windows full, so a slow subscriber (fanin) or a
+ * slow group lets the broker's queues grow.  --read-rate makes the
+ * subscribers slow: each reads at most BYTES a second (in 10 ms slices)
+ * through a small receive buffer, and so acknowledges at that pace.
+ *
+ * A run that may lose messages on purpose (over a broker's queue limits)
+ * gives --idle: once every publish is complete, it stops when nothing has
+ * arrived for MS ms, and what is missing then counts as lost.  Without it
+ * the run waits for every delivery until --timeout.  The line
+ * "# lost L (qos 1: A, qos 2: B), qos 2 duplicated D" sums it up.
  *
  * Output: '#' comment lines with counts, then TAP ("ok 1 - ..."), so that
  * prove can run it too.  Violations are listed on stderr (the first 20 of
@@ -72,12 +105,36 @@
 #include "xmalloc.h"
 
 #define TL_MAX_CLIENTS		(1U << 20)
+#define TL_MAX_ARRIVALS		(UINT64_C(1) << 30)
 #define TL_MAX_MESSAGES		(1U << 24)
 #define TL_MAX_REPORT		20
 #define TL_READ_SIZE		16384
+#define TL_SLOW_RCVBUF		16384	/* --read-rate receive buffer */
+#define TL_SLOW_TICK		0.01	/* --read-rate budget period */
 #define TL_SUB_PID		65535	/* SUBSCRIBE packet ids count down */
 #define TL_SUBID_OWN		1
 #define TL_SUBID_SHARED		2
+
+/* Load shapes (see the top of the file). */
+enum shape {
+	SHAPE_MESH,
+	SHAPE_FANIN,
+	SHAPE_FANOUT,
+	SHAPE_SHARE,
+};
+
+static const char *shape_names[] = { "mesh", "fanin", "fanout", "share" };
+
+/* Long options without a short one. */
+enum {
+	OPT_SHAPE = 256,
+	OPT_PUBLISHERS,
+	OPT_SUBSCRIBERS,
+	OPT_PUB_QOS,
+	OPT_SUB_QOS,
+	OPT_IDLE,
+	OPT_READ_RATE,
+};
 
 /* Where a client is. */
 enum cstate {
@@ -123,9 +180,18 @@ struct client {
 	uint16_t	*awrel;		/* incoming QoS 2 awaiting PUBREL */
 	uint32_t	 n_awrel;
 	uint32_t	 cap_awrel;
+	int		 slow;		/* reads under --read-rate */
+	int		 paused;	/* slow, budget spent, rio stopped */
+	uint64_t	 n_recv;	/* messages that arrived here */
+	size_t		 budget;	/* bytes it may read this tick */
 };
 
-/* What arrived for one message (saturating counters). */
+/*
+ * What arrived for one message (saturating counters).  The share shape
+ * uses sh_member for the first member, own for arrivals there and
+ * sh_other for arrivals at other members; fanin and fanout count in
+ * arrivals[] instead.
+ */
 struct mstat {
 	int32_t		 sh_member;	/* first shared receiver != dest */
 	uint8_t		 acked;		/* PUBACK or PUBREC with success */
@@ -159,9 +225,16 @@ static const char *viol_names[V_COUNT] = {
 };
 
 /* Options. */
+static enum shape	 opt_shape = SHAPE_MESH;
 static const char	*opt_host = "127.0.0.1";
 static const char	*opt_port = "1883";
-static uint32_t		 opt_clients = 100;
+static uint32_t		 opt_clients = 100;	/* all, publishers first */
+static uint32_t		 opt_publishers;	/* 0: the shape's default */
+static uint32_t		 opt_subscribers;	/* 0: the shape's default */
+static int		 opt_pub_qos;		/* 0 mix, or 1 or 2 */
+static int		 opt_sub_qos = -1;	/* -1: the shape's default */
+static double		 opt_idle;		/* 0: wait for everything */
+static uint32_t		 opt_read_rate;		/* bytes/s, 0: unlimited */
 static uint32_t		 opt_messages = 10;
 static double		 opt_timeout = 60;
 static uint64_t		 opt_seed = 1;
@@ -179,7 +252,11 @@ static struct ev_loop	*loop;
 static struct addrinfo	*server;
 static struct client	*clients;
 static struct mstat	*mstats;
+static uint8_t		*arrivals;	/* fanin, fanout: [m * n_subs + j] */
+static uint32_t		*n_reached;	/* fanin, fanout: subscribers of m */
 static uint64_t		 n_msgs;
+static uint32_t		 n_pubs;	/* publishers: clients 0..n_pubs-1 */
+static uint32_t		 n_subs;	/* subscribers */
 static uint64_t		 n_sat;		/* messages with all deliveries */
 static uint32_t		 n_started, n_connected, n_ready, n_dead;
 static uint32_t		 n_open;	/* connecting, not yet CONNACKed */
@@ -188,9 +265,11 @@ static uint64_t		 n_awrel_total;	/* incoming QoS 2 not released */
 static uint64_t		 viols[V_COUNT];
 static uint64_t		 n_pub[3], n_deliv, n_deliv_own, n_deliv_shared;
 static uint64_t		 n_dup1, n_redeliv2, n_pubrel_unknown, n_merged;
-static int		 publishing, finishing;
-static ev_tstamp	 t_start, t_connected, t_ready, t_done;
+static int		 publishing, finishing, idle_stop;
+static ev_tstamp	 t_start, t_connected, t_ready, t_done, t_arrival;
+static ev_tstamp	 t_published;
 static ev_timer		 timeout_timer, settle_timer, ping_timer;
+static ev_timer		 idle_timer, read_timer;
 static char		 shared_filter[256];
 
 /* Stream order: (publisher, receiver, topic, qos) -> last seq. */
@@ -213,12 +292,16 @@ static void	check_done(void);
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: test-load [--host H] [--port P] "
-	    "[--clients N] [--messages M] [--timeout SECS]\n"
-	    "    [--seed S] [--protocol mix|3.1.1|5] [--window W] "
-	    "[--connect-window C]\n"
-	    "    [--no-shared] [--settle MS] [--prefix P] "
-	    "[--keepalive SECS] [-v]\n");
+	fprintf(stderr, "usage: test-load [--shape mesh|fanin|fanout|share] "
+	    "[--host H] [--port P]\n"
+	    "    [--clients N] [--publishers K] [--subscribers N] "
+	    "[--messages M]\n"
+	    "    [--timeout SECS] [--seed S] [--protocol mix|3.1.1|5]\n"
+	    "    [--pub-qos mix|1|2] [--sub-qos mix|1|2] [--window W]\n"
+	    "    [--connect-window C] [--no-shared] [--settle MS] "
+	    "[--idle MS]\n"
+	    "    [--read-rate BYTES] [--prefix P] [--keepalive SECS] "
+	    "[-v]\n");
 	exit(2);
 }
 
@@ -274,7 +357,72 @@ plan_dest(uint32_t i, uint32_t s)
 static uint8_t
 plan_qos(uint32_t i, uint32_t s)
 {
+	if (opt_pub_qos != 0)
+		return ((uint8_t)opt_pub_qos);
 	return ((uint8_t)(1 + (plan_hash(i, s) >> 63)));
+}
+
+/* Does client i publish? */
+static int
+plan_publishes(uint32_t i)
+{
+	return (opt_shape == SHAPE_MESH || i < n_pubs);
+}
+
+/* Does client i subscribe? */
+static int
+plan_subscribes(uint32_t i)
+{
+	return (opt_shape == SHAPE_MESH || i >= n_pubs);
+}
+
+/* The QoS client i subscribes with. */
+static uint8_t
+plan_sub_qos(uint32_t i)
+{
+	uint32_t	 j = opt_shape == SHAPE_MESH ? i : i - n_pubs;
+
+	if (opt_sub_qos != 0)
+		return ((uint8_t)opt_sub_qos);
+	return ((uint8_t)(1 + (j & 1)));
+}
+
+/* The topic message s of publisher i goes to. */
+static void
+plan_topic(uint32_t i, uint32_t s, char *buf, size_t len)
+{
+	switch (opt_shape) {
+	case SHAPE_MESH:
+		snprintf(buf, len, "%s/%" PRIu32, opt_prefix,
+		    plan_dest(i, s));
+		break;
+	case SHAPE_FANIN:
+		snprintf(buf, len, "%s/%" PRIu32, opt_prefix, i);
+		break;
+	default:
+		snprintf(buf, len, "%s/t", opt_prefix);
+		break;
+	}
+}
+
+/* The filter subscriber client i subscribes to (shapes but mesh). */
+static void
+plan_filter(uint32_t i, char *buf, size_t len)
+{
+	static const char	*fanout[] = { "t", "+", "#" };
+
+	switch (opt_shape) {
+	case SHAPE_FANIN:
+		snprintf(buf, len, "%s/+", opt_prefix);
+		break;
+	case SHAPE_FANOUT:
+		snprintf(buf, len, "%s/%s", opt_prefix,
+		    fanout[(i - n_pubs) % 3]);
+		break;
+	default:
+		snprintf(buf, len, "$share/g/%s/t", opt_prefix);
+		break;
+	}
 }
 
 /* Protocol version of client i. */
@@ -356,12 +504,24 @@ mstat_update(uint64_t m)
 
 	if (ms->sat || !ms->acked)
 		return;
-	mstat_split(ms, plan_dest((uint32_t)(m / opt_messages),
-	    (uint32_t)(m % opt_messages)), &own, &shared);
-	if (own >= 1 && (!opt_shared || shared >= 1)) {
-		ms->sat = 1;
-		n_sat++;
+	switch (opt_shape) {
+	case SHAPE_MESH:
+		mstat_split(ms, plan_dest((uint32_t)(m / opt_messages),
+		    (uint32_t)(m % opt_messages)), &own, &shared);
+		if (own == 0 || (opt_shared && shared == 0))
+			return;
+		break;
+	case SHAPE_SHARE:
+		if (ms->sh_member < 0)
+			return;
+		break;
+	default:
+		if (n_reached[m] != n_subs)
+			return;
+		break;
 	}
+	ms->sat = 1;
+	n_sat++;
 }
 
 static void
@@ -449,7 +609,7 @@ connect_more(void)
 static void
 client_start(struct client *c)
 {
-	int	 fd, one = 1;
+	int	 fd, one = 1, rcvbuf;
 
 	n_open++;
 	c->state = CS_CONNECTING;
@@ -460,6 +620,11 @@ client_start(struct client *c)
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (c->slow) {
+		/* before connect, so that the window is small from the start */
+		rcvbuf = TL_SLOW_RCVBUF;
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+	}
 	c->fd = fd;
 	ev_io_init(&c->rio, client_io_cb, fd, EV_READ);
 	ev_io_init(&c->wio, client_io_cb, fd, EV_WRITE);
@@ -508,11 +673,14 @@ client_subscribe(struct client *c)
 	char			 own[128];
 	size_t			 n = 0;
 
-	snprintf(own, sizeof own, "%s/%" PRIu32, opt_prefix, c->idx);
+	if (opt_shape == SHAPE_MESH)
+		snprintf(own, sizeof own, "%s/%" PRIu32, opt_prefix, c->idx);
+	else
+		plan_filter(c->idx, own, sizeof own);
 	memset(e, 0, sizeof e);
 	e[n].filter = STR(own);
 	e[n++].qos = c->qos;
-	if (opt_shared) {
+	if (opt_shape == SHAPE_MESH && opt_shared) {
 		e[n].filter = STR(shared_filter);
 		e[n++].qos = c->qos;
 	}
@@ -527,7 +695,7 @@ client_subscribe(struct client *c)
 		mqtt_encode_subscribe(&c->tx, c->version, TL_SUB_PID, &props,
 		    &e[0], 1);
 		c->subacks_left = 1;
-		if (opt_shared) {
+		if (n == 2) {
 			props.sub_id = TL_SUBID_SHARED;
 			mqtt_encode_subscribe(&c->tx, c->version,
 			    TL_SUB_PID - 1, &props, &e[1], 1);
@@ -559,10 +727,11 @@ client_fill(struct client *c)
 	struct mqtt_packet	 pkt;
 	struct out_slot		*o;
 	char			 topic[128], payload[64];
-	uint32_t		 slot, d;
+	uint32_t		 slot;
 	uint8_t			 q;
 
-	if (c->state != CS_READY || !publishing || finishing)
+	if (c->state != CS_READY || !publishing || finishing ||
+	    !plan_publishes(c->idx))
 		return;
 	while (c->n_out < c->window && c->next_seq < opt_messages) {
 		for (slot = 0; slot < c->window; slot++) {
@@ -571,7 +740,6 @@ client_fill(struct client *c)
 		}
 		o = &c->out[slot];
 		o->seq = c->next_seq++;
-		d = plan_dest(c->idx, o->seq);
 		q = plan_qos(c->idx, o->seq);
 		/* pids cycle through 1..window * gens, pid - 1 = slot */
 		o->pid = (uint16_t)(1 + slot + c->window *
@@ -579,7 +747,7 @@ client_fill(struct client *c)
 		o->state = q == 1 ? OS_WAIT_ACK : OS_WAIT_REC;
 		c->n_out++;
 		n_pub[q]++;
-		snprintf(topic, sizeof topic, "%s/%" PRIu32, opt_prefix, d);
+		plan_topic(c->idx, o->seq, topic, sizeof topic);
 		snprintf(payload, sizeof payload, "%" PRIu32 ":%" PRIu32,
 		    c->idx, o->seq);
 		memset(&pkt, 0, sizeof pkt);
@@ -625,7 +793,8 @@ client_out_done(struct client *c, struct out_slot *o)
 	o->state = OS_FREE;
 	c->n_out--;
 	c->done++;
-	n_completed++;
+	if (++n_completed == n_msgs)
+		t_published = ev_time();
 	client_fill(c);
 }
 
@@ -693,29 +862,142 @@ parse_u32(const uint8_t *p, size_t len, uint32_t limit)
 	return ((int64_t)v);
 }
 
+/* Parse a payload "<i>:<s>" into publisher pi and sequence ps, or -1. */
+static void
+parse_payload(const struct mqtt_publish *pb, int64_t *pi, int64_t *ps)
+{
+	const uint8_t	*colon;
+
+	colon = pb->payload.len == 0 ? NULL :
+	    memchr(pb->payload.p, ':', pb->payload.len);
+	*pi = *ps = -1;
+	if (colon != NULL) {
+		*pi = parse_u32(pb->payload.p, (size_t)(colon -
+		    pb->payload.p), n_pubs);
+		*ps = parse_u32(colon + 1, pb->payload.len -
+		    (size_t)(colon + 1 - pb->payload.p), opt_messages);
+	}
+}
+
+/* MQTT 4.6: first arrivals per (publisher, receiver, topic, qos) in order. */
+static void
+order_check(uint32_t i, uint32_t s, uint32_t r, uint32_t t, uint8_t q,
+    const struct mqtt_publish *pb)
+{
+	struct ostream	*st;
+	uint64_t	 key;
+	int		 fresh;
+
+	key = UINT64_C(1) << 63 | (uint64_t)i << 41 | (uint64_t)r << 21 |
+	    (uint64_t)t << 1 | (uint64_t)(q - 1);
+	st = stream_get(key, &fresh);
+	if (!fresh && s <= st->last)
+		violation(V_ORDER, "client %" PRIu32 " got message %" PRIu32
+		    ":%" PRIu32 " (qos %u, '%.*s') after %" PRIu32 ":%"
+		    PRIu32, r, i, s, q, (int)pb->topic.len, pb->topic.p, i,
+		    st->last);
+	if (fresh || s > st->last)
+		st->last = s;
+}
+
+/* Check and count a delivered message for client c (shapes but mesh). */
+static void
+shape_on_message(struct client *c, const struct mqtt_publish *pb)
+{
+	struct mstat	*ms;
+	uint8_t		*a;
+	uint64_t	 m;
+	int64_t		 pi, ps;
+	uint32_t	 i, s, r = c->idx, sub_id = 0;
+	char		 topic[128];
+	uint8_t		 q;
+	int		 first;
+
+	parse_payload(pb, &pi, &ps);
+	if (pi < 0 || ps < 0) {
+		violation(V_UNEXPECTED, "client %" PRIu32 ": topic '%.*s' "
+		    "payload '%.*s'", r, (int)pb->topic.len, pb->topic.p,
+		    (int)(pb->payload.len > 40 ? 40 : pb->payload.len),
+		    pb->payload.p);
+		return;
+	}
+	i = (uint32_t)pi;
+	s = (uint32_t)ps;
+	q = plan_qos(i, s);
+	plan_topic(i, s, topic, sizeof topic);
+	if (pb->topic.len != strlen(topic) ||
+	    memcmp(pb->topic.p, topic, pb->topic.len) != 0) {
+		violation(V_UNEXPECTED, "client %" PRIu32 ": message %" PRIu32
+		    ":%" PRIu32 " on topic '%.*s', published to %s", r, i, s,
+		    (int)pb->topic.len, pb->topic.p, topic);
+		return;
+	}
+	if (!plan_subscribes(r)) {
+		violation(V_UNEXPECTED, "client %" PRIu32 ": message %" PRIu32
+		    ":%" PRIu32 " on '%s', not subscribed", r, i, s, topic);
+		return;
+	}
+	if (pb->qos != min_qos(q, c->qos) || pb->retain) {
+		violation(V_UNEXPECTED, "client %" PRIu32 ": message %" PRIu32
+		    ":%" PRIu32 " with qos %u retain %d, expected qos %u "
+		    "retain 0", r, i, s, pb->qos, pb->retain,
+		    min_qos(q, c->qos));
+	}
+	if (c->version == MQTT_V5) {
+		if (pb->props.has & MQTT_HAS(MQTT_PROP_SUB_ID))
+			sub_id = pb->props.sub_id;
+		if (sub_id != TL_SUBID_OWN)
+			violation(V_UNEXPECTED, "client %" PRIu32 ": message %"
+			    PRIu32 ":%" PRIu32 " with subscription id %" PRIu32
+			    " (MQTT-3.3.4-3)", r, i, s, sub_id);
+	}
+
+	m = (uint64_t)i * opt_messages + s;
+	ms = &mstats[m];
+	n_deliv++;
+	c->n_recv++;
+	if (opt_shape == SHAPE_SHARE) {
+		/* only a member's first arrival has an order to keep */
+		if (ms->sh_member == -1)
+			ms->sh_member = (int32_t)r;
+		if (ms->sh_member == (int32_t)r) {
+			first = ms->own == 0;
+			sat_inc(&ms->own);
+		} else {
+			first = ms->sh_other == 0;
+			sat_inc(&ms->sh_other);
+		}
+	} else {
+		a = &arrivals[m * n_subs + (r - n_pubs)];
+		first = *a == 0;
+		if (first)
+			n_reached[m]++;
+		sat_inc(a);
+	}
+	if (!first)
+		n_dup1++;
+	mstat_update(m);
+	if (first)
+		order_check(i, s, r, opt_shape == SHAPE_FANIN ? i : 0, q, pb);
+}
+
 /* Check and count a delivered message for client c. */
 static void
 client_on_message(struct client *c, const struct mqtt_publish *pb)
 {
-	const uint8_t	*colon;
 	struct mstat	*ms;
-	struct ostream	*st;
-	uint64_t	 m, key;
+	uint64_t	 m;
 	int64_t		 pi, ps, pd;
 	size_t		 plen = strlen(opt_prefix);
 	uint32_t	 i, s, d, r = c->idx, sub_id = 0;
 	uint8_t		 q;
-	int		 first, fresh;
+	int		 first;
 
-	colon = pb->payload.len == 0 ? NULL :
-	    memchr(pb->payload.p, ':', pb->payload.len);
-	pi = ps = -1;
-	if (colon != NULL) {
-		pi = parse_u32(pb->payload.p, (size_t)(colon - pb->payload.p),
-		    opt_clients);
-		ps = parse_u32(colon + 1, pb->payload.len -
-		    (size_t)(colon + 1 - pb->payload.p), opt_messages);
+	if (opt_shape != SHAPE_MESH) {
+		shape_on_message(c, pb);
+		return;
 	}
+	parse_payload(pb, &pi, &ps);
 	pd = -1;
 	if (pb->topic.len > plen + 1 && memcmp(pb->topic.p, opt_prefix,
 	    plen) == 0 && pb->topic.p[plen] == '/')
@@ -789,20 +1071,8 @@ client_on_message(struct client *c, const struct mqtt_publish *pb)
 	if (!first)
 		n_dup1++;
 	mstat_update(m);
-
-	/* MQTT 4.6: first arrivals per (publisher, topic, qos) in order. */
-	if (first) {
-		key = UINT64_C(1) << 63 | (uint64_t)i << 41 |
-		    (uint64_t)r << 21 | (uint64_t)d << 1 | (uint64_t)(q - 1);
-		st = stream_get(key, &fresh);
-		if (!fresh && s <= st->last)
-			violation(V_ORDER, "client %" PRIu32 " got message %"
-			    PRIu32 ":%" PRIu32 " (qos %u, '%.*s') after %"
-			    PRIu32 ":%" PRIu32, r, i, s, q, (int)pb->topic.len,
-			    pb->topic.p, i, st->last);
-		if (fresh || s > st->last)
-			st->last = s;
-	}
+	if (first)
+		order_check(i, s, r, d, q, pb);
 }
 
 /* An incoming PUBLISH: ack it and count it once. */
@@ -811,6 +1081,7 @@ client_on_publish(struct client *c, const struct mqtt_publish *pb)
 {
 	uint32_t	 k;
 
+	t_arrival = ev_now(loop);
 	switch (pb->qos) {
 	case 0:
 		client_on_message(c, pb);
@@ -865,7 +1136,16 @@ client_on_pubrel(struct client *c, uint16_t pid)
 	client_send_ack(c, MQTT_PUBCOMP, pid, 0);
 }
 
-/* CONNACK: subscribe. */
+/* A client is connected and subscribed: once all are, publish. */
+static void
+client_ready(struct client *c)
+{
+	c->state = CS_READY;
+	if (++n_ready == opt_clients)
+		start_publishing();
+}
+
+/* CONNACK: subscribe, unless the client only publishes. */
 static void
 client_on_connack(struct client *c, const struct mqtt_connack *ca)
 {
@@ -891,7 +1171,10 @@ client_on_connack(struct client *c, const struct mqtt_connack *ca)
 	n_connected++;
 	if (n_connected == opt_clients)
 		t_connected = ev_time();
-	client_subscribe(c);
+	if (plan_subscribes(c->idx))
+		client_subscribe(c);
+	else
+		client_ready(c);
 	connect_more();
 }
 
@@ -915,9 +1198,7 @@ client_on_suback(struct client *c, const struct mqtt_suback *sa)
 	}
 	if (--c->subacks_left != 0)
 		return;
-	c->state = CS_READY;
-	if (++n_ready == opt_clients)
-		start_publishing();
+	client_ready(c);
 }
 
 /* Act on one packet from the broker. */
@@ -987,10 +1268,21 @@ client_read(struct client *c)
 	enum mqtt_status	 st;
 	const char		*why;
 	ssize_t			 n;
-	size_t			 used;
+	size_t			 used, want;
 
 	buf_reserve(&c->rx, TL_READ_SIZE);
-	n = read(c->fd, c->rx.data + c->rx.len, c->rx.cap - c->rx.len);
+	want = c->rx.cap - c->rx.len;
+	if (c->slow) {
+		if (c->budget == 0) {
+			/* read_cb starts reading again */
+			ev_io_stop(loop, &c->rio);
+			c->paused = 1;
+			return;
+		}
+		if (want > c->budget)
+			want = c->budget;
+	}
+	n = read(c->fd, c->rx.data + c->rx.len, want);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
 	    errno == EINTR))
 		return;
@@ -1003,6 +1295,8 @@ client_read(struct client *c)
 		return;
 	}
 	c->rx.len += (size_t)n;
+	if (c->slow)
+		c->budget -= (size_t)n;
 	while (c->state != CS_DEAD && buf_used(&c->rx) != 0) {
 		why = NULL;
 		st = mqtt_decode(buf_head(&c->rx), buf_used(&c->rx),
@@ -1046,12 +1340,21 @@ client_io_cb(EV_P_ ev_io *w, int revents)
 		client_flush(c);
 }
 
-/* Is everything in?  Then wait --settle for late duplicates. */
+/*
+ * Is everything in?  Then wait --settle for late duplicates.  With --idle,
+ * once every publish is complete, also watch for arrivals to stop.
+ */
 static void
 check_done(void)
 {
 	if (finishing || !publishing)
 		return;
+	if (opt_idle > 0 && n_completed == n_msgs &&
+	    !ev_is_active(&idle_timer)) {
+		t_arrival = ev_now(loop);
+		ev_timer_set(&idle_timer, opt_idle, 0);
+		ev_timer_start(loop, &idle_timer);
+	}
 	if (n_sat != n_msgs || n_completed != n_msgs || n_awrel_total != 0)
 		return;
 	t_done = ev_time();
@@ -1082,6 +1385,49 @@ settle_cb(EV_P_ ev_timer *w, int revents)
 		client_flush(c);
 	}
 	ev_break(EV_A_ EVBREAK_ALL);
+}
+
+/* --idle: stop once nothing has arrived for that long. */
+static void
+idle_cb(EV_P_ ev_timer *w, int revents)
+{
+	ev_tstamp	 left;
+
+	(void)revents;
+	if (finishing)
+		return;
+	left = t_arrival + opt_idle - ev_now(EV_A);
+	if (left > 0) {
+		ev_timer_set(w, left, 0);
+		ev_timer_start(EV_A_ w);
+		return;
+	}
+	idle_stop = 1;
+	finishing = 1;
+	t_done = t_arrival;
+	ev_timer_stop(EV_A_ &timeout_timer);
+	settle_cb(EV_A_ &settle_timer, 0);
+}
+
+/* --read-rate: give each slow client its budget for the next slice. */
+static void
+read_cb(EV_P_ ev_timer *w, int revents)
+{
+	uint32_t	 i;
+
+	(void)w;
+	(void)revents;
+	for (i = 0; i < opt_clients; i++) {
+		struct client	*c = &clients[i];
+
+		if (!c->slow)
+			continue;
+		c->budget = (size_t)(opt_read_rate * TL_SLOW_TICK);
+		if (c->paused && c->state != CS_DEAD) {
+			c->paused = 0;
+			ev_io_start(EV_A_ &c->rio);
+		}
+	}
 }
 
 /* --timeout: give up waiting. */
@@ -1182,6 +1528,70 @@ final_check(uint64_t *exp1, uint64_t *exp2)
 	}
 }
 
+/* final_check for the shapes but mesh. */
+static void
+final_check_shape(uint64_t *exp1, uint64_t *exp2)
+{
+	struct mstat	*ms;
+	uint64_t	 m;
+	uint32_t	 i, s, j, r;
+	unsigned	 got;
+	uint8_t		 q, eff;
+
+	*exp1 = *exp2 = 0;
+	for (m = 0; m < n_msgs; m++) {
+		ms = &mstats[m];
+		i = (uint32_t)(m / opt_messages);
+		s = (uint32_t)(m % opt_messages);
+		if (s >= clients[i].next_seq)
+			continue;	/* never published */
+		q = plan_qos(i, s);
+		if (!ms->acked)
+			violation(V_ACK, "message %" PRIu32 ":%" PRIu32
+			    " (qos %u)", i, s, q);
+		if (opt_shape == SHAPE_SHARE) {
+			/* lost: as if at a member of the highest QoS */
+			eff = min_qos(q, ms->sh_member >= 0 ?
+			    clients[ms->sh_member].qos : (opt_sub_qos == 1 ?
+			    1 : 2));
+			got = (unsigned)ms->own + ms->sh_other;
+			n_deliv_shared += got;
+			if (eff == 2)
+				(*exp2)++;
+			else
+				(*exp1)++;
+			if (got == 0 && ms->acked)
+				violation(eff == 2 ? V_LOST2 : V_LOST1,
+				    "message %" PRIu32 ":%" PRIu32 " never "
+				    "reached the share group", i, s);
+			else if (got > 1 && eff == 2)
+				violation(V_DUP2, "message %" PRIu32 ":%"
+				    PRIu32 " reached the share group %u "
+				    "times, %u at member %" PRId32 " (first)",
+				    i, s, got, ms->own, ms->sh_member);
+			continue;
+		}
+		for (j = 0; j < n_subs; j++) {
+			r = n_pubs + j;
+			eff = min_qos(q, clients[r].qos);
+			got = arrivals[m * n_subs + j];
+			n_deliv_own += got;
+			if (eff == 2)
+				(*exp2)++;
+			else
+				(*exp1)++;
+			if (got == 0 && ms->acked)
+				violation(eff == 2 ? V_LOST2 : V_LOST1,
+				    "message %" PRIu32 ":%" PRIu32 " never "
+				    "reached subscriber %" PRIu32, i, s, r);
+			else if (got > 1 && eff == 2)
+				violation(V_DUP2, "message %" PRIu32 ":%"
+				    PRIu32 " reached subscriber %" PRIu32
+				    " %u times", i, s, r, got);
+		}
+	}
+}
+
 /* One TAP line. */
 static int
 tap(int *n, int good, const char *fmt, ...)
@@ -1203,18 +1613,30 @@ tap(int *n, int good, const char *fmt, ...)
 static int
 report(void)
 {
-	uint64_t	 exp1, exp2, want;
+	uint64_t	 exp1, exp2, want, most = 0;
 	double		 secs;
-	uint32_t	 i, v5 = 0;
+	uint32_t	 i, v5 = 0, members = 0;
 	int		 n = 0, bad = 0;
 
-	final_check(&exp1, &exp2);
+	if (opt_shape == SHAPE_MESH)
+		final_check(&exp1, &exp2);
+	else
+		final_check_shape(&exp1, &exp2);
 	for (i = 0; i < opt_clients; i++)
 		v5 += clients[i].version == MQTT_V5;
-	printf("# test-load: %" PRIu32 " clients (%" PRIu32 " MQTT 3.1.1, %"
-	    PRIu32 " MQTT 5), %" PRIu32 " messages each, seed %" PRIu64
-	    ", shared subscription %s\n", opt_clients, opt_clients - v5, v5,
-	    opt_messages, opt_seed, opt_shared ? "on" : "off");
+	if (opt_shape == SHAPE_MESH)
+		printf("# test-load: %" PRIu32 " clients (%" PRIu32 " MQTT "
+		    "3.1.1, %" PRIu32 " MQTT 5), %" PRIu32 " messages each, "
+		    "seed %" PRIu64 ", shared subscription %s\n",
+		    opt_clients, opt_clients - v5, v5, opt_messages, opt_seed,
+		    opt_shared ? "on" : "off");
+	else
+		printf("# test-load: %s, %" PRIu32 " publishers x %" PRIu32
+		    " messages, %" PRIu32 " subscribers (%" PRIu32 " MQTT "
+		    "3.1.1, %" PRIu32 " MQTT 5 clients in all), seed %" PRIu64
+		    "%s\n", shape_names[opt_shape], n_pubs, opt_messages,
+		    n_subs, opt_clients - v5, v5, opt_seed, opt_read_rate ?
+		    ", slow subscribers" : "");
 	if (t_ready != 0) {
 		secs = (t_done != 0 ? t_done : ev_time()) - t_ready;
 		printf("# connected in %.2f s, subscribed %.2f s later, "
@@ -1227,19 +1649,41 @@ report(void)
 	printf("# published %" PRIu64 " (qos 1: %" PRIu64 ", qos 2: %" PRIu64
 	    "), completed %" PRIu64 "\n", n_pub[1] + n_pub[2], n_pub[1],
 	    n_pub[2], n_completed);
+	if (t_published != 0)
+		printf("# every publish completed %.2f s after the first\n",
+		    t_published - t_ready);
+	if (opt_shape == SHAPE_SHARE) {
+		for (i = n_pubs; i < opt_clients; i++) {
+			if (clients[i].n_recv == 0)
+				continue;
+			members++;
+			if (clients[i].n_recv > most)
+				most = clients[i].n_recv;
+		}
+		printf("# %" PRIu32 " of %" PRIu32 " members got messages, "
+		    "at most %" PRIu64 " each\n", members, n_subs, most);
+	}
 	printf("# deliveries %" PRIu64 " (own topic %" PRIu64 ", shared %"
 	    PRIu64 "), expected %" PRIu64 " (qos 1: %" PRIu64 ", qos 2: %"
 	    PRIu64 ")\n", n_deliv, n_deliv_own, n_deliv_shared, exp1 + exp2,
 	    exp1, exp2);
+	if (idle_stop)
+		printf("# stopped after %.1f s without arrivals, %" PRIu64
+		    " of %" PRIu64 " messages fully delivered, %" PRIu64
+		    " awaiting PUBREL\n", opt_idle, n_sat, n_msgs,
+		    n_awrel_total);
 	printf("# repeated arrivals at a client %" PRIu64 ", qos 2 "
 	    "retransmissions %" PRIu64 ", PUBREL for unknown ids %" PRIu64
 	    ", one copy for both subscriptions (3.1.1) %" PRIu64 "\n",
 	    n_dup1, n_redeliv2, n_pubrel_unknown, n_merged);
+	printf("# lost %" PRIu64 " (qos 1: %" PRIu64 ", qos 2: %" PRIu64
+	    "), qos 2 duplicated %" PRIu64 "\n", viols[V_LOST1] +
+	    viols[V_LOST2], viols[V_LOST1], viols[V_LOST2], viols[V_DUP2]);
 
 	bad |= tap(&n, viols[V_CONNECT] == 0 && n_ready == opt_clients,
 	    "%" PRIu32 " of %" PRIu32 " clients connected and subscribed, "
 	    "none dropped", n_ready, opt_clients);
-	want = (uint64_t)opt_clients * opt_messages;
+	want = n_msgs;
 	bad |= tap(&n, viols[V_ACK] == 0 && n_completed == want,
 	    "%" PRIu64 " of %" PRIu64 " publishes acknowledged",
 	    n_completed, want);
@@ -1310,11 +1754,19 @@ main(int argc, char **argv)
 		{ "prefix", required_argument, NULL, 'x' },
 		{ "keepalive", required_argument, NULL, 'k' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "shape", required_argument, NULL, OPT_SHAPE },
+		{ "publishers", required_argument, NULL, OPT_PUBLISHERS },
+		{ "subscribers", required_argument, NULL, OPT_SUBSCRIBERS },
+		{ "pub-qos", required_argument, NULL, OPT_PUB_QOS },
+		{ "sub-qos", required_argument, NULL, OPT_SUB_QOS },
+		{ "idle", required_argument, NULL, OPT_IDLE },
+		{ "read-rate", required_argument, NULL, OPT_READ_RATE },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct addrinfo	 hints;
+	uint64_t	 n_arrivals;
 	uint32_t	 i;
-	int		 ch, error;
+	int		 ch, error, clients_set = 0;
 
 	while ((ch = getopt_long(argc, argv, "h:p:n:m:t:s:P:w:c:Se:x:k:v",
 	    longopts, NULL)) != -1) {
@@ -1328,6 +1780,7 @@ main(int argc, char **argv)
 		case 'n':
 			opt_clients = (uint32_t)num_opt("clients", optarg, 1,
 			    TL_MAX_CLIENTS - 1);
+			clients_set = 1;
 			break;
 		case 'm':
 			opt_messages = (uint32_t)num_opt("messages", optarg, 0,
@@ -1379,14 +1832,82 @@ main(int argc, char **argv)
 		case 'v':
 			opt_verbose = 1;
 			break;
+		case OPT_SHAPE:
+			for (i = 0; i <= SHAPE_SHARE; i++) {
+				if (strcmp(optarg, shape_names[i]) == 0)
+					break;
+			}
+			if (i > SHAPE_SHARE)
+				usage();
+			opt_shape = (enum shape)i;
+			break;
+		case OPT_PUBLISHERS:
+			opt_publishers = (uint32_t)num_opt("publishers",
+			    optarg, 1, TL_MAX_CLIENTS / 2);
+			break;
+		case OPT_SUBSCRIBERS:
+			opt_subscribers = (uint32_t)num_opt("subscribers",
+			    optarg, 1, TL_MAX_CLIENTS / 2);
+			break;
+		case OPT_PUB_QOS:
+			opt_pub_qos = strcmp(optarg, "mix") == 0 ? 0 :
+			    (int)num_opt("pub-qos", optarg, 1, 2);
+			break;
+		case OPT_SUB_QOS:
+			opt_sub_qos = strcmp(optarg, "mix") == 0 ? 0 :
+			    (int)num_opt("sub-qos", optarg, 1, 2);
+			break;
+		case OPT_IDLE:
+			opt_idle = (double)num_opt("idle", optarg, 1,
+			    600000) / 1000.0;
+			break;
+		case OPT_READ_RATE:
+			opt_read_rate = (uint32_t)num_opt("read-rate", optarg,
+			    (uint64_t)(1 / TL_SLOW_TICK), UINT32_MAX);
+			break;
 		default:
 			usage();
 		}
 	}
 	if (optind != argc)
 		usage();
-	if ((uint64_t)opt_clients * opt_messages > (UINT64_C(1) << 32)) {
-		fprintf(stderr, "test-load: clients x messages is too large\n");
+	if (opt_shape == SHAPE_MESH) {
+		if (opt_publishers != 0 || opt_subscribers != 0 ||
+		    opt_read_rate != 0) {
+			fprintf(stderr, "test-load: --publishers, "
+			    "--subscribers and --read-rate are for the other "
+			    "shapes\n");
+			exit(2);
+		}
+		n_pubs = n_subs = opt_clients;
+		if (opt_sub_qos == -1)
+			opt_sub_qos = 0;
+	} else {
+		if (clients_set || !opt_shared) {
+			fprintf(stderr, "test-load: --clients and --no-shared "
+			    "are for --shape mesh\n");
+			exit(2);
+		}
+		n_pubs = opt_publishers != 0 ? opt_publishers :
+		    opt_shape == SHAPE_FANIN ? 100 : 1;
+		n_subs = opt_subscribers != 0 ? opt_subscribers :
+		    opt_shape == SHAPE_FANIN ? 1 :
+		    opt_shape == SHAPE_FANOUT ? 100 : 1000;
+		opt_clients = n_pubs + n_subs;
+		if (opt_sub_qos == -1)
+			opt_sub_qos = opt_shape == SHAPE_FANOUT ? 0 : 2;
+	}
+	if ((uint64_t)n_pubs * opt_messages > (UINT64_C(1) << 32)) {
+		fprintf(stderr, "test-load: publishers x messages is too "
+		    "large\n");
+		exit(2);
+	}
+	n_msgs = (uint64_t)n_pubs * opt_messages;
+	n_arrivals = opt_shape == SHAPE_FANIN || opt_shape == SHAPE_FANOUT ?
+	    n_msgs * n_subs : 0;
+	if (n_arrivals > TL_MAX_ARRIVALS) {
+		fprintf(stderr, "test-load: publishers x messages x "
+		    "subscribers is too large\n");
 		exit(2);
 	}
 	raise_nofile();
@@ -1403,16 +1924,21 @@ main(int argc, char **argv)
 		exit(2);
 	}
 
-	n_msgs = (uint64_t)opt_clients * opt_messages;
 	clients = xcalloc(opt_clients, sizeof *clients);
 	mstats = xcalloc(n_msgs == 0 ? 1 : n_msgs, sizeof *mstats);
 	for (i = 0; i < n_msgs; i++)
 		mstats[i].sh_member = -1;
+	if (n_arrivals != 0) {
+		arrivals = xcalloc(n_arrivals, 1);
+		n_reached = xcalloc(n_msgs, sizeof *n_reached);
+	}
 	for (i = 0; i < opt_clients; i++) {
 		clients[i].idx = i;
 		clients[i].fd = -1;
 		clients[i].version = plan_version(i);
-		clients[i].qos = (uint8_t)(1 + (i & 1));
+		clients[i].qos = plan_sub_qos(i);
+		clients[i].slow = opt_read_rate != 0 && !plan_publishes(i);
+		clients[i].budget = (size_t)(opt_read_rate * TL_SLOW_TICK);
 		clients[i].window = opt_window < opt_messages ? opt_window :
 		    (opt_messages == 0 ? 1 : opt_messages);
 		buf_init(&clients[i].rx);
@@ -1427,6 +1953,10 @@ main(int argc, char **argv)
 	ev_timer_init(&ping_timer, ping_cb, opt_keepalive / 2.0,
 	    opt_keepalive / 2.0);
 	ev_timer_start(loop, &ping_timer);
+	ev_timer_init(&idle_timer, idle_cb, 0, 0);
+	ev_timer_init(&read_timer, read_cb, TL_SLOW_TICK, TL_SLOW_TICK);
+	if (opt_read_rate != 0)
+		ev_timer_start(loop, &read_timer);
 	connect_more();
 	ev_run(loop, 0);
 	if (opt_verbose)
