@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "log.h"
 #include "xmalloc.h"
 
 /* Make an empty buffer. */
@@ -38,9 +39,13 @@ buf_reserve(struct buf *b, size_t n)
 		return;
 	}
 	need = b->len - b->off + n;
+	if (n > UINT32_MAX || need > UINT32_MAX)
+		fatal("buf: %zu bytes is more than a buffer holds", need);
 	cap = b->cap == 0 ? 256 : b->cap;
 	while (cap < need)
 		cap *= 2;
+	if (cap > UINT32_MAX)
+		cap = UINT32_MAX;
 	if (b->off != 0) {
 		memmove(b->data, b->data + b->off, b->len - b->off);
 		b->len -= b->off;

@@ -22,11 +22,13 @@ struct str {
 #define STR(s)		((struct str){ (const uint8_t *)(s), strlen(s) })
 #define STR_NULL	((struct str){ NULL, 0 })
 
+/* 32-bit offsets keep a conn's two buffers small; 4 GB is far past any
+ * packet or queue limit (buf_reserve aborts beyond it). */
 struct buf {
 	uint8_t		*data;
-	size_t		 off;	/* first unread byte */
-	size_t		 len;	/* end of bytes written */
-	size_t		 cap;
+	uint32_t	 off;	/* first unread byte */
+	uint32_t	 len;	/* end of bytes written */
+	uint32_t	 cap;
 };
 
 static inline size_t

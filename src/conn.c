@@ -81,9 +81,6 @@ conn_setup(struct worker *w, int fd, struct listener *l)
 	ev_init(&c->timer, conn_timer_cb);
 	c->timer.data = c;
 	c->last_rx = ev_now(w->loop.ev);
-	c->tok_at = c->last_rx;
-	c->tok_msgs = l != NULL ? l->cfg->messages_rate : INFINITY;
-	c->tok_bytes = l != NULL ? l->cfg->bytes_rate : INFINITY;
 	TAILQ_INSERT_TAIL(&w->conns, c, entry);
 	METRIC_INC(&w->metrics, CONNECTIONS_COUNT);
 	return (c);
@@ -283,7 +280,7 @@ conn_flush(struct conn *c)
 		}
 		METRIC_ADD(&c->w->metrics, BYTES_SENT, n);
 		buf_consume(&c->tx, (size_t)n);
-		c->drained_ms = c->w->now;
+		c->drained_ms = (uint32_t)c->w->now;
 	}
 	if (buf_used(&c->tx) == 0) {
 		buf_release(&c->tx);
@@ -309,7 +306,7 @@ conn_flush(struct conn *c)
 bool
 conn_draining(struct conn *c, uint64_t stall_ms)
 {
-	uint64_t	 now = c->w->now;
+	uint32_t	 now = (uint32_t)c->w->now;
 	int		 q;
 
 	if (now - c->drained_ms < stall_ms)
@@ -359,10 +356,29 @@ conn_throttle(struct conn *c, bool on)
 	if (on) {
 		if (c->throttles++ == 0)
 			METRIC_INC(&c->w->metrics, CLIENT_THROTTLED);
-		c->throttled_at = ev_now(c->w->loop.ev);
+		c->throttled_ms = (uint32_t)c->w->now;
 		conn_stop_reading(c);
 	} else if (c->throttles != 0 && --c->throttles == 0)
 		conn_resume_reading(c);
+}
+
+/* The conn's rate buckets, made full on first use; NULL if its listener
+ * has no rate limit. */
+static struct conn_rate *
+conn_rate(struct conn *c)
+{
+	const struct config_listener	*lc;
+
+	if (c->rate != NULL || c->l == NULL)
+		return (c->rate);
+	lc = c->l->cfg;
+	if (isinf(lc->messages_rate) && isinf(lc->bytes_rate))
+		return (NULL);
+	c->rate = xmalloc(sizeof *c->rate);
+	c->rate->msgs = lc->messages_rate;
+	c->rate->bytes = lc->bytes_rate;
+	c->rate->at = ev_now(c->w->loop.ev);
+	return (c->rate);
 }
 
 /* Refill the rate buckets; true if reading may go on. */
@@ -370,27 +386,26 @@ static bool
 conn_rate_ok(struct conn *c)
 {
 	const struct config_listener	*lc;
+	struct conn_rate		*r;
 	ev_tstamp			 now, dt;
 
-	if (c->l == NULL)
+	if ((r = conn_rate(c)) == NULL)
 		return (true);
 	lc = c->l->cfg;
-	if (isinf(lc->messages_rate) && isinf(lc->bytes_rate))
-		return (true);
 	now = ev_now(c->w->loop.ev);
-	dt = now - c->tok_at;
-	c->tok_at = now;
+	dt = now - r->at;
+	r->at = now;
 	if (!isinf(lc->messages_rate)) {
-		c->tok_msgs += dt * lc->messages_rate;
-		if (c->tok_msgs > lc->messages_rate)
-			c->tok_msgs = lc->messages_rate;
+		r->msgs += dt * lc->messages_rate;
+		if (r->msgs > lc->messages_rate)
+			r->msgs = lc->messages_rate;
 	}
 	if (!isinf(lc->bytes_rate)) {
-		c->tok_bytes += dt * lc->bytes_rate;
-		if (c->tok_bytes > lc->bytes_rate)
-			c->tok_bytes = lc->bytes_rate;
+		r->bytes += dt * lc->bytes_rate;
+		if (r->bytes > lc->bytes_rate)
+			r->bytes = lc->bytes_rate;
 	}
-	return (c->tok_msgs > 0 && c->tok_bytes > 0);
+	return (r->msgs > 0 && r->bytes > 0);
 }
 
 /* Charge one received packet to the rate buckets; false to pause. */
@@ -398,15 +413,16 @@ bool
 conn_rate_charge(struct conn *c, size_t bytes, bool is_publish)
 {
 	const struct config_listener	*lc;
+	struct conn_rate		*r;
 
-	if (c->l == NULL)
+	if ((r = conn_rate(c)) == NULL)
 		return (true);
 	lc = c->l->cfg;
 	if (is_publish && !isinf(lc->messages_rate))
-		c->tok_msgs -= 1;
+		r->msgs -= 1;
 	if (!isinf(lc->bytes_rate))
-		c->tok_bytes -= (double)bytes;
-	if (c->tok_msgs <= 0 || c->tok_bytes <= 0) {
+		r->bytes -= (double)bytes;
+	if (r->msgs <= 0 || r->bytes <= 0) {
 		conn_pause(c);
 		return (false);
 	}
@@ -492,11 +508,12 @@ conn_resume_reading(struct conn *c)
 		c->rate_paused = false;
 	}
 	if (c->throttles != 0) {
-		if (ev_now(c->w->loop.ev) - c->throttled_at < CONN_THROTTLE_MAX)
+		if ((uint32_t)c->w->now - c->throttled_ms <
+		    CONN_THROTTLE_MAX_MS)
 			return;
 		log_info("conn: %s read again after %.1f s throttled by a "
 		    "subscriber that stopped draining", conn_name(c),
-		    CONN_THROTTLE_MAX);
+		    CONN_THROTTLE_MAX_MS / 1000.0);
 		c->throttles = 0;
 	}
 	c->paused = false;
@@ -570,6 +587,7 @@ conn_free(struct conn *c)
 	proto_conn_free(c);
 	buf_release(&c->rx);
 	buf_release(&c->tx);
+	free(c->rate);
 	c->magic = 0;
 	free(c);
 }

@@ -23,7 +23,7 @@
 #define CONN_TX_HIGH	(1024 * 1024)
 /* A throttled client is read again after this long without a new throttle,
  * even if no resume came (a subscriber that stopped draining). */
-#define CONN_THROTTLE_MAX 1.0
+#define CONN_THROTTLE_MAX_MS 1000
 
 enum conn_state {
 	CONN_S_NEW,		/* accepted; waiting for CONNECT */
@@ -45,6 +45,13 @@ struct conn_transport {
 };
 
 struct alias_map;
+
+/* Token buckets of a listener's messages_rate and bytes_rate. */
+struct conn_rate {
+	double		 msgs;
+	double		 bytes;
+	ev_tstamp	 at;
+};
 
 struct conn {
 	uint32_t	 magic;
@@ -79,13 +86,11 @@ struct conn {
 	struct buf	 tx;
 	struct alias_map *alias_in;	/* alias -> topic (client to us) */
 	struct alias_map *alias_out;	/* topic -> alias (us to client) */
-	double		 tok_msgs;	/* rate limit buckets */
-	double		 tok_bytes;
-	ev_tstamp	 tok_at;
+	struct conn_rate *rate;		/* buckets, only with rate limits */
 	ev_tstamp	 last_rx;
-	ev_tstamp	 throttled_at;	/* the last throttle */
-	uint64_t	 drained_ms;	/* w->now of the last sign of progress */
-	uint64_t	 outq_ms;	/* when outq was read */
+	uint32_t	 throttled_ms;	/* w->now (mod 2^32) of the last throttle */
+	uint32_t	 drained_ms;	/* w->now of the last sign of progress */
+	uint32_t	 outq_ms;	/* when outq was read */
 	uint32_t	 outq;		/* the kernel's unsent bytes then */
 	double		 ka_timeout;
 	unsigned	 handoff_to;
@@ -119,7 +124,7 @@ void		 conn_resume_reading(struct conn *);
  * (our writes, or the kernel's send queue going down). */
 bool		 conn_draining(struct conn *, uint64_t stall_ms);
 /* A subscriber this client feeds is congested (on) or has room (off):
- * reading stops while any is, CONN_THROTTLE_MAX seconds at most. */
+ * reading stops while any is, CONN_THROTTLE_MAX_MS at most. */
 void		 conn_throttle(struct conn *, bool on);
 /* Charge a received packet to the rate limits; false when paused. */
 bool		 conn_rate_charge(struct conn *, size_t bytes, bool publish);

@@ -713,8 +713,7 @@ router_flow_apply(struct worker *w, uint64_t sid, bool on)
 {
 	struct session	*s;
 
-	s = hmap_get(&w->sids, (struct str){ (const uint8_t *)&sid,
-	    sizeof sid });
+	s = session_by_sid(w, sid);
 	if (s != NULL && s->conn != NULL)
 		conn_throttle(s->conn, on);
 }

@@ -24,6 +24,61 @@ static void	session_expiry_stop(struct session *);
 static void	session_inflight_del(struct session *, uint32_t);
 static void	session_flow_release(struct session *);
 
+/*
+ * Session ids: worker (8 bits), slot in w->slots (24), a counter (32), so
+ * an id is never 0, names its worker, finds its session in O(1) and is not
+ * reused while the counter has not wrapped.  A free slot holds the next
+ * free one as (index << 1) | 1.
+ */
+#define SLOT_FREE(p)	(((uintptr_t)(p)) & 1)
+
+/* Take a slot for s; its session id. */
+static uint64_t
+session_slot_take(struct worker *w, struct session *s)
+{
+	uint32_t	 i;
+
+	if ((i = w->free_slot) != UINT32_MAX)
+		w->free_slot = (uint32_t)((uintptr_t)w->slots[i] >> 1);
+	else {
+		if (w->n_slots == (1U << 24))
+			fatal("worker %u: more than 16M sessions", w->id);
+		if (w->n_slots == w->cap_slots) {
+			w->cap_slots = w->cap_slots == 0 ? 64 :
+			    w->cap_slots * 2;
+			w->slots = xreallocarray(w->slots, w->cap_slots,
+			    sizeof *w->slots);
+		}
+		i = w->n_slots++;
+	}
+	w->slots[i] = s;
+	return ((uint64_t)w->id << 56 | (uint64_t)i << 32 |
+	    (uint32_t)w->next_sid++);
+}
+
+/* Give a session's slot back. */
+static void
+session_slot_give(struct worker *w, uint64_t sid)
+{
+	uint32_t	 i = (uint32_t)(sid >> 32) & 0xffffff;
+
+	w->slots[i] = (struct session *)(((uintptr_t)w->free_slot << 1) | 1);
+	w->free_slot = i;
+}
+
+/* The session with this id on w, or NULL. */
+struct session *
+session_by_sid(struct worker *w, uint64_t sid)
+{
+	uint32_t	 i = (uint32_t)(sid >> 32) & 0xffffff;
+	struct session	*s;
+
+	if ((sid >> 56) != w->id || i >= w->n_slots)
+		return (NULL);
+	s = w->slots[i];
+	return (SLOT_FREE(s) || s->sid != sid ? NULL : s);
+}
+
 /* A new empty session registered on w. */
 struct session *
 session_new(struct worker *w, struct str client_id)
@@ -31,7 +86,7 @@ session_new(struct worker *w, struct str client_id)
 	struct session	*s;
 
 	s = xcalloc(1, sizeof *s);
-	s->sid = w->next_sid++;
+	s->sid = session_slot_take(w, s);
 	s->client_id = str_dup(client_id);
 	s->client_hash = hash_bytes(client_id.p, client_id.len);
 	s->w = w;
@@ -40,8 +95,6 @@ session_new(struct worker *w, struct str client_id)
 	s->max_packet = UINT32_MAX;
 	hmap_put(&w->sessions, (struct str){ (uint8_t *)s->client_id,
 	    client_id.len }, s);
-	hmap_put(&w->sids, (struct str){ (uint8_t *)&s->sid, sizeof s->sid },
-	    s);
 	METRIC_INC(&w->metrics, SESSIONS_COUNT);
 	METRIC_INC(&w->metrics, SESSION_CREATED);
 	return (s);
@@ -117,7 +170,7 @@ session_end(struct session *s)
 	session_expiry_stop(s);
 	hmap_del(&w->sessions, (struct str){ (uint8_t *)s->client_id,
 	    strlen(s->client_id) });
-	hmap_del(&w->sids, (struct str){ (uint8_t *)&s->sid, sizeof s->sid });
+	session_slot_give(w, s->sid);
 	session_flow_release(s);
 	free(s->thr);
 	METRIC_DEC(&w->metrics, SESSIONS_COUNT);

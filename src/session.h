@@ -80,33 +80,33 @@ struct will {
 	struct session	*s;
 };
 
-struct session {
+struct session {			/* fields by size: no padding */
 	uint64_t	 sid;
 	char		*client_id;
 	char		*username;	/* NULL when none was given */
-	uint32_t	 client_hash;
-	uint8_t		 version;
-	bool		 assigned_id;
 	struct worker	*w;
 	struct conn	*conn;
-	uint32_t	 expiry;	/* seconds; UINT32_MAX never */
 	ev_timer	*expiry_timer;	/* only while detached */
 	struct sub	*subs;
-	unsigned	 n_subs;
 	struct qitem	*inflight;	/* in send order */
-	uint32_t	 n_inflight, cap_inflight;
 	struct qitem	*queue;		/* ring */
-	uint32_t	 q_head, q_len, q_cap;
-	uint16_t	 next_pid;
-	uint16_t	 recv_max;	/* client's Receive Maximum */
-	uint32_t	 max_packet;	/* client's Maximum Packet Size */
 	struct awaiting_rel *awrel;
-	uint32_t	 n_awrel, cap_awrel;
 	struct will	*will;
 	uint64_t	*thr;		/* publishers' sids we throttle */
+	uint32_t	 client_hash;
+	uint32_t	 expiry;	/* seconds; UINT32_MAX never */
+	unsigned	 n_subs;
+	uint32_t	 n_inflight, cap_inflight;
+	uint32_t	 q_head, q_len, q_cap;
+	uint32_t	 max_packet;	/* client's Maximum Packet Size */
+	uint32_t	 n_awrel, cap_awrel;
 	uint32_t	 n_thr, cap_thr;
 	uint32_t	 match_gen;
 	uint32_t	 match_idx;
+	uint16_t	 next_pid;
+	uint16_t	 recv_max;	/* client's Receive Maximum */
+	uint8_t		 version;
+	bool		 assigned_id;
 };
 
 #define SESSION_FLOW_HIGH	1000
@@ -120,6 +120,7 @@ void		 session_attach(struct session *, struct conn *);
 /* The connection went away: start the will delay and the expiry timer. */
 void		 session_detach(struct session *, bool publish_will);
 struct session	*session_find(struct worker *, struct str client_id);
+struct session	*session_by_sid(struct worker *, uint64_t sid);
 
 /* Deliver m at qos (already min'd with the subscription). */
 void		 session_deliver(struct session *, struct msg *, uint8_t qos,

@@ -192,9 +192,9 @@ worker_start_all(unsigned n, char **cause)
 		w = workers[i] = xcalloc(1, sizeof *w);
 		w->magic = WORKER_MAGIC;
 		w->id = i;
-		w->next_sid = ((uint64_t)i << 56) | 1;
+		w->next_sid = 1;
 		hmap_init(&w->sessions);
-		hmap_init(&w->sids);
+		w->free_slot = UINT32_MAX;
 		TAILQ_INIT(&w->conns);
 		w->rbuf = xmalloc(WORKER_RBUF);
 		w->now = now_ms();
@@ -282,7 +282,7 @@ worker_join_all(void)
 		loop_release(&w->loop);
 		ev_loop_destroy(w->loop.ev);
 		hmap_release(&w->sessions);
-		hmap_release(&w->sids);
+		free(w->slots);
 		free(w->rbuf);
 		free(w);
 		worker_tls = NULL;

@@ -68,7 +68,9 @@ struct worker {
 	struct loop	 loop;
 	struct metrics	 metrics;
 	struct hmap	 sessions;	/* client id -> session (home) */
-	struct hmap	 sids;		/* session id -> session */
+	struct session	**slots;	/* by the slot in a session id */
+	uint32_t	 n_slots, cap_slots;
+	uint32_t	 free_slot;	/* head of the free chain, or ~0 */
 	struct topic_trie *subs;	/* filter -> struct sub list */
 	struct topic_trie *routes;	/* filter -> struct route */
 	uint64_t	 next_sid;
