@@ -29,6 +29,7 @@
 #define ROUTER_MAX_HOPS	8
 
 static void	router_flow_apply(struct worker *, uint64_t, bool);
+static void	router_link_check(struct worker *, unsigned);
 
 struct share_member {
 	char		*cid;		/* client id: the session's key */
@@ -635,12 +636,42 @@ router_forward_in(struct worker *w, struct fwd_batch *b)
 		router_deliver_local(w, b->m[i]);
 		msg_unref(b->m[i]);
 	}
-	if (__atomic_sub_fetch(&l->pending, b->n, __ATOMIC_ACQ_REL) <=
-	    ROUTER_LINK_LOW && __atomic_load_n(&l->waiting, __ATOMIC_ACQUIRE) &&
-	    __atomic_exchange_n(&l->waiting, 0, __ATOMIC_ACQ_REL))
-		router_link_post(b->from, w->id);
+	__atomic_sub_fetch(&l->pending, b->n, __ATOMIC_ACQ_REL);
+	router_link_check(w, b->from);
 	free(b->m);
 	free(b);
+}
+
+/* Tell worker from that its link to w is drained, if it is and from wants
+ * to know. */
+static void
+router_link_check(struct worker *w, unsigned from)
+{
+	struct router_link	*l = &workers[from]->links[w->id];
+
+	if (__atomic_load_n(&l->pending, __ATOMIC_ACQUIRE) <= ROUTER_LINK_LOW &&
+	    __atomic_load_n(&w->congested, __ATOMIC_ACQUIRE) == 0 &&
+	    __atomic_load_n(&l->waiting, __ATOMIC_ACQUIRE) &&
+	    __atomic_exchange_n(&l->waiting, 0, __ATOMIC_ACQ_REL))
+		router_link_post(from, w->id);
+}
+
+/* See router.h. */
+void
+router_congested(struct worker *w, bool on)
+{
+	unsigned	 from;
+
+	if (on) {
+		__atomic_add_fetch(&w->congested, 1, __ATOMIC_ACQ_REL);
+		return;
+	}
+	if (__atomic_sub_fetch(&w->congested, 1, __ATOMIC_ACQ_REL) != 0)
+		return;
+	for (from = 0; from < n_workers; from++) {
+		if (from != w->id)
+			router_link_check(w, from);
+	}
 }
 
 /* Find the shared subscription of s for "group\0filter". */
@@ -724,18 +755,36 @@ router_flow(struct worker *w, uint64_t sid, bool on)
 {
 	struct flow_batch	*b;
 	unsigned		 d = (unsigned)(sid >> 56);
+	uint32_t		 i;
 
 	if (sid == 0 || d >= n_workers)
 		return;
-	/* Pausing here is safe at once; resuming reads and publishes, so
-	 * it waits for this worker's next turn, behind the inbox. */
+	/*
+	 * Pausing here is safe at once; resuming reads and publishes, so it
+	 * waits for this worker's next turn, behind the inbox.  A pause
+	 * cancels a resume of the same publisher still waiting here: applied
+	 * after it, that resume would undo the pause.
+	 */
 	if (on && d == w->id) {
+		if ((b = w->flow_out[d]) != NULL) {
+			for (i = 0; i < b->n; i++) {
+				if (b->ev[i].sid == sid && !b->ev[i].on) {
+					b->ev[i] = b->ev[--b->n];
+					return;
+				}
+			}
+		}
 		router_flow_apply(w, sid, on);
 		return;
 	}
 	/* A pause for another worker goes now, not at the end of this turn:
-	 * that worker keeps reading the publisher until it arrives. */
+	 * that worker keeps reading the publisher until it arrives.  The
+	 * resumes we hold for it go first, so that they stay in order. */
 	if (on) {
+		if (w->flow_out[d] != NULL) {
+			loop_push(&workers[d]->loop, &w->flow_out[d]->hdr);
+			w->flow_out[d] = NULL;
+		}
 		b = xmalloc(sizeof *b);
 		b->hdr.kind = INBOX_FLOW;
 		b->n = b->cap = 1;
@@ -789,7 +838,9 @@ router_before_sleep(struct worker *w)
 		if (w->links[d].n != 0 && !w->links[d].posted &&
 		    __atomic_load_n(&w->links[d].pending, __ATOMIC_ACQUIRE) +
 		    (w->out[d] != NULL ? w->out[d]->n : 0) <=
-		    ROUTER_LINK_LOW) {
+		    ROUTER_LINK_LOW &&
+		    __atomic_load_n(&workers[d]->congested, __ATOMIC_ACQUIRE) ==
+		    0) {
 			w->links[d].posted = true;
 			router_link_post(w->id, d);
 		}

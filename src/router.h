@@ -34,8 +34,10 @@ struct fwd_batch {
  * The messages one worker has handed to another and that one has not
  * matched yet.  Past ROUTER_LINK_HIGH the sender stops reading each
  * publisher that adds to it, until the receiver is down to ROUTER_LINK_LOW
- * and says so: a worker that cannot keep up slows its feeders instead of
- * letting its inbox grow without bound.
+ * and has no congested session (one that throttles its publishers), and
+ * says so: a worker that cannot keep up slows its feeders instead of
+ * letting its inbox grow without bound, and publishers that a congested
+ * session has not seen yet do not flood it each time the link drains.
  */
 struct router_link {
 	uint32_t	 pending;	/* atomic: messages in flight */
@@ -45,8 +47,8 @@ struct router_link {
 	uint32_t	 n, cap;
 };
 
-#define ROUTER_LINK_HIGH	1024
-#define ROUTER_LINK_LOW		256
+#define ROUTER_LINK_HIGH	512
+#define ROUTER_LINK_LOW		128
 
 /* "The link from you to me is drained": release its publishers. */
 struct link_drained {
@@ -122,5 +124,7 @@ void	 router_forward_in(struct worker *, struct fwd_batch *);
 void	 router_flow(struct worker *, uint64_t sid, bool on);
 void	 router_flow_in(struct worker *, struct flow_batch *);
 void	 router_link_in(struct worker *, struct link_drained *);
+/* A session of w starts (on) or stops (off) throttling its publishers. */
+void	 router_congested(struct worker *, bool on);
 
 #endif

@@ -386,9 +386,12 @@ session_flow_release(struct session *s)
 {
 	uint32_t	 i;
 
+	if (s->n_thr == 0)
+		return;
 	for (i = 0; i < s->n_thr; i++)
 		router_flow(s->w, s->thr[i], false);
 	s->n_thr = 0;
+	router_congested(s->w, false);
 	if (s->cap_thr > 64) {
 		free(s->thr);
 		s->thr = NULL;
@@ -422,6 +425,8 @@ session_flow_check(struct session *s, const struct msg *m)
 		s->cap_thr = s->cap_thr == 0 ? 4 : s->cap_thr * 2;
 		s->thr = xreallocarray(s->thr, s->cap_thr, sizeof *s->thr);
 	}
+	if (s->n_thr == 0)
+		router_congested(s->w, true);
 	s->thr[s->n_thr++] = m->origin;
 	router_flow(s->w, m->origin, true);
 	return (true);

@@ -82,6 +82,7 @@ struct worker {
 	uint32_t	*out_hint;	/* last batch size per destination */
 	struct flow_batch **flow_out;	/* throttles per worker, self too */
 	struct router_link *links;	/* to each worker */
+	uint32_t	 congested;	/* atomic: sessions throttling now */
 	unsigned	 rnd;		/* random shared picks */
 	uint32_t	 match_gen;
 	struct delivery	*dl;		/* scratch for one publish's matches */
