@@ -143,6 +143,19 @@ router_push(struct worker *w, unsigned d, struct inbox_item *it)
 		loop_wake(&workers[d]->loop);
 }
 
+/* Hand the batch for worker d over now, counting it on the link. */
+static void
+router_push_batch(struct worker *w, unsigned d)
+{
+	if (w->out[d] == NULL)
+		return;
+	__atomic_add_fetch(&w->links[d].pending, w->out[d]->n,
+	    __ATOMIC_ACQ_REL);
+	loop_push(&workers[d]->loop, &w->out[d]->hdr);
+	w->out[d] = NULL;
+	w->wake_mask |= UINT64_C(1) << d;
+}
+
 /* Find a share group of a route by name. */
 static struct share_group *
 route_group(struct route *r, struct str name, bool create)
@@ -351,11 +364,8 @@ router_send_shared(struct worker *w, struct msg *m,
 		router_shared_in(w, fs);
 	else {
 		METRIC_INC(&w->metrics, MESSAGES_FORWARD);
-		if (w->out[mb->worker] != NULL) {
-			loop_push(&workers[mb->worker]->loop,
-			    &w->out[mb->worker]->hdr);
-			w->out[mb->worker] = NULL;
-		}
+		/* Plain deliveries queued before it go first. */
+		router_push_batch(w, mb->worker);
 		router_push(w, mb->worker, &fs->hdr);
 	}
 }
@@ -745,8 +755,12 @@ router_flow_apply(struct worker *w, uint64_t sid, bool on)
 	struct session	*s;
 
 	s = session_by_sid(w, sid);
-	if (s != NULL && s->conn != NULL)
-		conn_throttle(s->conn, on);
+	if (s == NULL || s->conn == NULL)
+		return;
+	conn_throttle(s->conn, on);
+	/* Its acknowledgements are not read now: see session.h. */
+	if (on && s->n_thr != 0)
+		session_flow_release(s);
 }
 
 /* Throttle a publisher; see router.h. */
@@ -847,11 +861,7 @@ router_before_sleep(struct worker *w)
 		if (w->out[d] == NULL)
 			continue;
 		w->out_hint[d] = w->out[d]->n;
-		__atomic_add_fetch(&w->links[d].pending, w->out[d]->n,
-		    __ATOMIC_ACQ_REL);
-		loop_push(&workers[d]->loop, &w->out[d]->hdr);
-		w->out[d] = NULL;
-		w->wake_mask |= UINT64_C(1) << d;
+		router_push_batch(w, d);
 	}
 	for (d = 0; w->wake_mask != 0 && d < n_workers; d++) {
 		if (w->wake_mask & (UINT64_C(1) << d))

@@ -22,7 +22,6 @@
 static void	session_expiry_cb(EV_P_ ev_timer *, int);
 static void	session_expiry_stop(struct session *);
 static void	session_inflight_del(struct session *, uint32_t);
-static void	session_flow_release(struct session *);
 
 /*
  * Session ids: worker (8 bits), slot in w->slots (24), a counter (32), so
@@ -380,8 +379,8 @@ session_flow_high(void)
 	return (max < 2 ? 1 : (uint32_t)(max / 2));
 }
 
-/* Let every publisher this session throttles go. */
-static void
+/* Let every publisher this session throttles go; see session.h. */
+void
 session_flow_release(struct session *s)
 {
 	uint32_t	 i;
@@ -409,7 +408,9 @@ session_flow_check(struct session *s, const struct msg *m)
 {
 	uint32_t	 i;
 
-	if (s->conn == NULL ||
+	/* A client we do not read cannot acknowledge what we send it:
+	 * throttling its publishers could close a cycle of pauses. */
+	if (s->conn == NULL || s->conn->paused ||
 	    !conn_draining(s->conn, SESSION_FLOW_STALL_MS)) {
 		if (s->n_thr != 0)
 			session_flow_release(s);

@@ -16,6 +16,10 @@
  * a quarter of that, when it stops draining (the socket took nothing for
  * SESSION_FLOW_STALL_MS: a stuck client must not stall its publishers; its
  * queue overflows and drops instead), or when it disconnects or ends.
+ * A session whose own client is not being read (throttled or rate
+ * limited) lets its publishers go too: that client cannot acknowledge
+ * what it gets, and two clients that publish to each other would
+ * otherwise hold each other until CONN_THROTTLE_MAX_MS.
  * What the publishers sent before their throttle took effect (a read
  * buffer, their in-flight windows) may take a draining session's queue up
  * to twice max_mqueue_len before anything is dropped.
@@ -126,6 +130,8 @@ struct session	*session_by_sid(struct worker *, uint64_t sid);
 void		 session_deliver(struct session *, struct msg *, uint8_t qos,
 		    bool retain, const uint32_t *ids, size_t n_ids,
 		    const char *share);
+/* Let the publishers this session throttles go. */
+void		 session_flow_release(struct session *);
 /* Resend in-flight (DUP) and queued messages after CONNACK. */
 void		 session_resume(struct session *);
 /* Send what the window and socket allow from the queue. */
