@@ -19,6 +19,7 @@
 #include "listener.h"
 #include "log.h"
 #include "retain.h"
+#include "store.h"
 #include "router.h"
 #include "sys.h"
 #include "worker.h"
@@ -41,13 +42,14 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: flockmq [-c FILE] foreground | start | stop | "
-	    "check-config | version\n"
+	    "check-config | version | store repair\n"
 	    "  foreground    run in the foreground, logging to stderr\n"
 	    "  start         run as a daemon (pid file in node.data_dir)\n"
 	    "  stop          stop the daemon started with 'start'\n"
 	    "  check-config  validate the configuration and print it\n"
 	    "  version       print the version\n"
 	    "  config-example  print an example configuration with every key\n"
+	    "  store repair  salvage a damaged store (the node stopped)\n"
 	    "  -c FILE       configuration file (default %s)\n",
 	    FLOCKMQ_CONFIG_FILE);
 	exit(2);
@@ -217,7 +219,19 @@ main_run(int daemon_mode)
 		    (unsigned)cores;
 	}
 	loop = ev_default_loop(EVFLAG_AUTO);
+	if (store_open(config->node_data_dir, &cause) != 0) {
+		log_err("%s", cause);
+		free(cause);
+		return (1);
+	}
 	retain_init();
+	if (retain_load(&cause) != 0) {
+		log_err("%s", cause);
+		free(cause);
+		retain_release();
+		store_close();
+		return (1);
+	}
 	if (worker_start_all(nw, &cause) != 0)
 		fatal("%s", cause);
 	if (listener_init(&cause) != 0) {
@@ -225,6 +239,8 @@ main_run(int daemon_mode)
 		free(cause);
 		worker_stop_all();
 		worker_join_all();
+		retain_release();
+		store_close();
 		return (1);
 	}
 	worker_call_all_wait(main_start_accepts, NULL);
@@ -266,6 +282,7 @@ main_run(int daemon_mode)
 	worker_join_all();
 	listener_free_all();
 	retain_release();
+	store_close();
 	router_exclusive_free_all();
 	if (main_pidfile != NULL) {
 		unlink(main_pidfile);
@@ -336,6 +353,36 @@ main_start(void)
 	exit(main_run(1));
 }
 
+/* Whether a record of the store decodes: what store repair keeps. */
+static bool
+main_store_check(struct str key, struct str val)
+{
+	if (key.len == 9 && memcmp(key.p, "m/version", 9) == 0)
+		return (true);
+	if (key.len > 2 && memcmp(key.p, "r/", 2) == 0)
+		return (retain_record_ok(key, val));
+	return (false);
+}
+
+/* flockmq store repair: salvage a damaged store (the node stopped). */
+static int
+main_store_repair(void)
+{
+	uint64_t	 kept = 0, dropped = 0;
+	char		*cause = NULL;
+
+	if (store_repair(config->node_data_dir, main_store_check, &kept,
+	    &dropped, &cause) != 0) {
+		fprintf(stderr, "flockmq: %s\n", cause);
+		free(cause);
+		return (1);
+	}
+	printf("flockmq: store repaired in '%s/store': %llu records kept, "
+	    "%llu damaged records dropped\n", config->node_data_dir,
+	    (unsigned long long)kept, (unsigned long long)dropped);
+	return (0);
+}
+
 /* Send SIGTERM to the daemon and wait for it to go. */
 static int
 main_stop(void)
@@ -400,6 +447,13 @@ main(int argc, char **argv)
 		default:
 			usage();
 		}
+	}
+	if (optind == argc - 2 && strcmp(argv[optind], "store") == 0 &&
+	    strcmp(argv[optind + 1], "repair") == 0) {
+		config = main_config(path, explicit, 1);
+		rv = main_store_repair();
+		config_free(config);
+		return (rv);
 	}
 	if (optind != argc - 1)
 		usage();

@@ -2,15 +2,22 @@
  * retain.c: retained messages (see retain.h).
  *
  * A trie of topic names to messages behind one mutex.  Lookups copy out
- * references under the lock and deliver after releasing it.
+ * references under the lock and deliver after releasing it.  With the
+ * store open, every change is also written to LevelDB ("r/TOPIC", under
+ * the same lock so that the last writer wins there too; not synced: a
+ * crash of the process loses nothing, a power cut may lose the last ones)
+ * and retain_load() reads them back at start-up.
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "config.h"
 #include "log.h"
+#include "mqtt.h"
 #include "msg.h"
 #include "retain.h"
+#include "store.h"
 #include "topic.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -18,6 +25,230 @@
 static pthread_mutex_t	 retain_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct topic_trie *retain_trie;
 static size_t		 retain_n;
+
+#define RETAIN_REC_VERSION	1
+#define RETAIN_REC_MIN		(1 + 1 + 8 + 4 + 4 + 4)
+
+/* Put a big-endian integer of n bytes. */
+static void
+retain_put_be(struct buf *b, uint64_t v, int n)
+{
+	while (n-- > 0)
+		buf_add_u8(b, (uint8_t)(v >> (8 * n)));
+}
+
+/* Get a big-endian integer of n bytes. */
+static uint64_t
+retain_get_be(const uint8_t *p, int n)
+{
+	uint64_t	 v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | *p++;
+	return (v);
+}
+
+/* The record of m (docs/storage.md): version, qos, expiry, payload,
+ * properties, CRC-32 of the key and everything before it. */
+static void
+retain_encode(struct buf *b, struct str key, const struct msg *m)
+{
+	uint32_t	 crc;
+
+	buf_add_u8(b, RETAIN_REC_VERSION);
+	buf_add_u8(b, m->qos);
+	retain_put_be(b, m->expire_at, 8);
+	retain_put_be(b, m->payload_len, 4);
+	buf_add_str(b, msg_payload(m));
+	retain_put_be(b, m->props_len, 4);
+	buf_add_str(b, msg_props(m));
+	crc = store_crc32(0, key.p, key.len);
+	crc = store_crc32(crc, buf_head(b), buf_used(b));
+	retain_put_be(b, crc, 4);
+}
+
+/* Properties a stored retained message may carry: those that travel. */
+#define RETAIN_PROPS	(MQTT_HAS(MQTT_PROP_PAYLOAD_FORMAT) |		\
+	MQTT_HAS(MQTT_PROP_CONTENT_TYPE) | MQTT_HAS(MQTT_PROP_RESPONSE_TOPIC) | \
+	MQTT_HAS(MQTT_PROP_CORRELATION_DATA) | MQTT_HAS(MQTT_PROP_USER))
+
+/* Append an MQTT Variable Byte Integer. */
+static void
+retain_put_varint(struct buf *b, size_t v)
+{
+	do {
+		buf_add_u8(b, (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0)));
+		v >>= 7;
+	} while (v != 0);
+}
+
+/*
+ * The message a record holds, or NULL if it does not decode.  Past the
+ * checksum, the topic and properties go through the MQTT 5 decoder as the
+ * PUBLISH they came from, so a record can only hold what a client could
+ * have sent: a valid topic name and properties that travel.
+ */
+static struct msg *
+retain_decode(struct str key, struct str val)
+{
+	const uint8_t		*p = val.p;
+	struct str		 topic, payload, props;
+	struct mqtt_packet	 pkt;
+	struct buf		 pb;
+	struct msg		*m = NULL;
+	const char		*why;
+	uint64_t		 expire_at;
+	uint32_t		 plen, prlen, crc;
+	size_t			 used, rl;
+	uint8_t			 qos;
+
+	if (key.len <= 2 || key.len - 2 > UINT16_MAX ||
+	    val.len < RETAIN_REC_MIN || p[0] != RETAIN_REC_VERSION || p[1] > 2)
+		return (NULL);
+	crc = store_crc32(0, key.p, key.len);
+	crc = store_crc32(crc, p, val.len - 4);
+	if (crc != (uint32_t)retain_get_be(p + val.len - 4, 4))
+		return (NULL);
+	qos = p[1];
+	expire_at = retain_get_be(p + 2, 8);
+	plen = (uint32_t)retain_get_be(p + 10, 4);
+	if ((size_t)plen > val.len - RETAIN_REC_MIN)
+		return (NULL);
+	prlen = (uint32_t)retain_get_be(p + 14 + plen, 4);
+	if ((size_t)plen + prlen != val.len - RETAIN_REC_MIN)
+		return (NULL);
+	topic = (struct str){ key.p + 2, key.len - 2 };
+	payload = (struct str){ p + 14, plen };
+	props = (struct str){ p + 18 + plen, prlen };
+	if (!topic_valid_name(topic, 0))
+		return (NULL);
+
+	/* PUBLISH, QoS 0, RETAIN: topic, properties, payload. */
+	buf_init(&pb);
+	buf_add_u8(&pb, 0x31);
+	rl = 2 + topic.len + (prlen < 128 ? 1 : prlen < 16384 ? 2 :
+	    prlen < 2097152 ? 3 : 4) + prlen + plen;
+	retain_put_varint(&pb, rl);
+	buf_add_u16(&pb, (uint16_t)topic.len);
+	buf_add_str(&pb, topic);
+	retain_put_varint(&pb, prlen);
+	buf_add_str(&pb, props);
+	buf_add_str(&pb, payload);
+	if (mqtt_decode(buf_head(&pb), buf_used(&pb), MQTT_V5, UINT32_MAX,
+	    &pkt, &used, &why) == MQTT_OK && pkt.type == MQTT_PUBLISH &&
+	    used == buf_used(&pb) &&
+	    (pkt.u.publish.props.has & ~(uint64_t)RETAIN_PROPS) == 0) {
+		m = msg_new(topic, payload, qos, true, &pkt.u.publish.props,
+		    0, 0);
+		m->expire_at = expire_at;
+	}
+	buf_release(&pb);
+	return (m);
+}
+
+/* True if a "r/" record decodes (for store repair). */
+bool
+retain_record_ok(struct str key, struct str val)
+{
+	struct msg	*m;
+
+	if ((m = retain_decode(key, val)) == NULL)
+		return (false);
+	msg_unref(m);
+	return (true);
+}
+
+/* Write (m) or delete (NULL) the record of topic; called locked. */
+static void
+retain_store(struct str topic, const struct msg *m)
+{
+	struct buf	 key, val;
+	char		*cause = NULL;
+	int		 rv;
+
+	if (!store_is_open())
+		return;
+	/* $SYS messages are made afresh at every start. */
+	if (topic.len >= 4 && memcmp(topic.p, "$SYS", 4) == 0 &&
+	    (topic.len == 4 || topic.p[4] == '/'))
+		return;
+	buf_init(&key);
+	buf_init(&val);
+	buf_add(&key, "r/", 2);
+	buf_add_str(&key, topic);
+	if (m != NULL) {
+		retain_encode(&val, (struct str){ buf_head(&key),
+		    buf_used(&key) }, m);
+		rv = store_put((struct str){ buf_head(&key), buf_used(&key) },
+		    (struct str){ buf_head(&val), buf_used(&val) }, false,
+		    &cause);
+	} else
+		rv = store_del((struct str){ buf_head(&key), buf_used(&key) },
+		    false, &cause);
+	if (rv != 0) {
+		log_err("retain: cannot %s '%.*s' in the store: %s",
+		    m != NULL ? "write" : "delete", (int)topic.len,
+		    (const char *)topic.p, cause);
+		free(cause);
+	}
+	buf_release(&key);
+	buf_release(&val);
+}
+
+struct retain_load_state {
+	uint64_t	 now;
+	size_t		 loaded, expired;
+	char		*bad;		/* the first topic that did not decode */
+};
+
+/* One stored retained message into the trie. */
+static int
+retain_load_cb(struct str key, struct str val, void *arg)
+{
+	struct retain_load_state	*ls = arg;
+	struct msg			*m;
+	char				*cause = NULL;
+
+	if ((m = retain_decode(key, val)) == NULL) {
+		xasprintf(&ls->bad, "%.*s", (int)(key.len > 200 ? 200 :
+		    key.len), (const char *)key.p);
+		return (-1);
+	}
+	if (msg_expired(m, ls->now)) {
+		if (store_del(key, false, &cause) != 0)
+			free(cause);
+		msg_unref(m);
+		ls->expired++;
+		return (0);
+	}
+	*topic_trie_slot(retain_trie, msg_topic(m)) = m;
+	retain_n++;
+	ls->loaded++;
+	return (0);
+}
+
+/* Read the retained messages back from the store; see retain.h. */
+int
+retain_load(char **cause)
+{
+	struct retain_load_state	 ls;
+
+	memset(&ls, 0, sizeof ls);
+	ls.now = now_ms();
+	if (store_scan((struct str){ (const uint8_t *)"r/", 2 },
+	    retain_load_cb, &ls, cause) != 0) {
+		if (ls.bad != NULL && *cause == NULL)
+			xasprintf(cause, "store: the retained message record "
+			    "'%s' is damaged (it does not decode); run "
+			    "'flockmq store repair' with the same configuration "
+			    "to drop it and keep the rest", ls.bad);
+		free(ls.bad);
+		return (-1);
+	}
+	log_info("retain: %zu retained messages loaded from the store%s",
+	    ls.loaded, ls.expired != 0 ? " (expired ones deleted)" : "");
+	return (0);
+}
 
 /* Free one stored message. */
 static void
@@ -76,8 +307,10 @@ retain_put(struct msg *m)
 	pthread_mutex_lock(&retain_lock);
 	if (copy == NULL) {
 		old = topic_trie_remove(retain_trie, msg_topic(m));
-		if (old != NULL)
+		if (old != NULL) {
 			retain_n--;
+			retain_store(msg_topic(m), NULL);
+		}
 	} else {
 		slot = topic_trie_slot(retain_trie, msg_topic(m));
 		old = *slot;
@@ -93,6 +326,7 @@ retain_put(struct msg *m)
 			return;
 		}
 		*slot = copy;
+		retain_store(msg_topic(m), copy);
 		if (old == NULL)
 			retain_n++;
 		if (w != NULL)

@@ -8,6 +8,7 @@
 #ifndef RETAIN_H
 #define RETAIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -15,6 +16,10 @@
 struct msg;
 
 void	 retain_init(void);
+/* Load the retained messages from the store (after retain_init). */
+int	 retain_load(char **cause);
+/* True if a retained record ("r/TOPIC") decodes; for store repair. */
+bool	 retain_record_ok(struct str key, struct str val);
 void	 retain_release(void);
 /* Store (or, for an empty payload, delete) the retained message. */
 void	 retain_put(struct msg *);
