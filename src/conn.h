@@ -23,7 +23,7 @@
 #define CONN_TX_HIGH	(1024 * 1024)
 /* A throttled client is read again after this long without a new throttle,
  * even if no resume came (a subscriber that stopped draining). */
-#define CONN_THROTTLE_MAX_MS 1000
+#define CONN_THROTTLE_MAX_MS 2000
 
 enum conn_state {
 	CONN_S_NEW,		/* accepted; waiting for CONNECT */

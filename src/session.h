@@ -114,7 +114,7 @@ struct session {			/* fields by size: no padding */
 };
 
 #define SESSION_FLOW_HIGH	1000
-#define SESSION_FLOW_STALL_MS	500
+#define SESSION_FLOW_STALL_MS	1000
 
 struct session	*session_new(struct worker *, struct str client_id);
 /* End a session: publish a pending will, redispatch shared messages,

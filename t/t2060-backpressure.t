@@ -6,8 +6,8 @@ A QoS 1 publisher sends faster than a subscriber reads.  Once the
 subscriber'"'"'s queue is half of mqtt.max_mqueue_len deep, the broker stops
 reading the publisher until the queue is down again, so nothing is
 dropped and the subscriber gets every message in order.  A subscriber that
-stops reading altogether must not hold the publisher for more than about a
-second: its own queue overflows, and the other subscribers still get
+stops reading altogether must not hold the publisher for more than about two
+seconds: its own queue overflows, and the other subscribers still get
 everything.  With one worker and with two (publisher and subscriber then
 usually on different workers).'
 
