@@ -29,14 +29,6 @@ static size_t		 retain_n;
 #define RETAIN_REC_VERSION	1
 #define RETAIN_REC_MIN		(1 + 1 + 8 + 4 + 4 + 4)
 
-/* Put a big-endian integer of n bytes. */
-static void
-retain_put_be(struct buf *b, uint64_t v, int n)
-{
-	while (n-- > 0)
-		buf_add_u8(b, (uint8_t)(v >> (8 * n)));
-}
-
 /* Get a big-endian integer of n bytes. */
 static uint64_t
 retain_get_be(const uint8_t *p, int n)
@@ -57,30 +49,21 @@ retain_encode(struct buf *b, struct str key, const struct msg *m)
 
 	buf_add_u8(b, RETAIN_REC_VERSION);
 	buf_add_u8(b, m->qos);
-	retain_put_be(b, m->expire_at, 8);
-	retain_put_be(b, m->payload_len, 4);
+	buf_add_u32(b, (uint32_t)(m->expire_at >> 32));
+	buf_add_u32(b, (uint32_t)m->expire_at);
+	buf_add_u32(b, m->payload_len);
 	buf_add_str(b, msg_payload(m));
-	retain_put_be(b, m->props_len, 4);
+	buf_add_u32(b, m->props_len);
 	buf_add_str(b, msg_props(m));
 	crc = store_crc32(0, key.p, key.len);
 	crc = store_crc32(crc, buf_head(b), buf_used(b));
-	retain_put_be(b, crc, 4);
+	buf_add_u32(b, crc);
 }
 
 /* Properties a stored retained message may carry: those that travel. */
 #define RETAIN_PROPS	(MQTT_HAS(MQTT_PROP_PAYLOAD_FORMAT) |		\
 	MQTT_HAS(MQTT_PROP_CONTENT_TYPE) | MQTT_HAS(MQTT_PROP_RESPONSE_TOPIC) | \
 	MQTT_HAS(MQTT_PROP_CORRELATION_DATA) | MQTT_HAS(MQTT_PROP_USER))
-
-/* Append an MQTT Variable Byte Integer. */
-static void
-retain_put_varint(struct buf *b, size_t v)
-{
-	do {
-		buf_add_u8(b, (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0)));
-		v >>= 7;
-	} while (v != 0);
-}
 
 /*
  * The message a record holds, or NULL if it does not decode.  Past the
@@ -124,14 +107,15 @@ retain_decode(struct str key, struct str val)
 		return (NULL);
 
 	/* PUBLISH, QoS 0, RETAIN: topic, properties, payload. */
+	rl = 2 + topic.len + varint_len(prlen) + prlen + plen;
+	if (rl > 268435455)		/* Variable Byte Integer maximum */
+		return (NULL);
 	buf_init(&pb);
 	buf_add_u8(&pb, 0x31);
-	rl = 2 + topic.len + (prlen < 128 ? 1 : prlen < 16384 ? 2 :
-	    prlen < 2097152 ? 3 : 4) + prlen + plen;
-	retain_put_varint(&pb, rl);
+	buf_add_varint(&pb, (uint32_t)rl);
 	buf_add_u16(&pb, (uint16_t)topic.len);
 	buf_add_str(&pb, topic);
-	retain_put_varint(&pb, prlen);
+	buf_add_varint(&pb, prlen);
 	buf_add_str(&pb, props);
 	buf_add_str(&pb, payload);
 	if (mqtt_decode(buf_head(&pb), buf_used(&pb), MQTT_V5, UINT32_MAX,
