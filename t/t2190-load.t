@@ -13,51 +13,9 @@ arrived.  Its TAP lines are, in order: 1 connected, 2 acknowledged,
 
 . "$(dirname "$0")"/test-lib.sh
 . "$TEST_DIRECTORY"/lib-broker.sh
+. "$TEST_DIRECTORY"/lib-load.sh
 
-command -v test-load >/dev/null 2>&1 ||
-	test_skip_all 'test-load is not built (make check-programs)'
-
-# Each client is a socket here and one in the broker: raise the limit as
-# far as the hard limit goes, and shrink the big run if it is still low.
-# ulimit -n and -H are not POSIX, but dash and bash have them.
-# shellcheck disable=SC3045
-hard=$(ulimit -H -n)
-test "$hard" = unlimited && hard=65536
-# shellcheck disable=SC3045
-ulimit -n "$hard" 2>/dev/null
-# shellcheck disable=SC3045
-nofile=$(ulimit -n)
-test "$nofile" = unlimited && nofile=65536
-CLIENTS=2000
-if test "$nofile" -lt $((CLIENTS + 200)); then
-	CLIENTS=$((nofile - 200))
-fi
-test "$CLIENTS" -ge 200 ||
-	test_skip_all "open file limit $nofile is too low for a load test"
-LOAD_TIMEOUT=$((50 * FLOCKMQ_TEST_TIMEOUT_SCALE))
-
-# run_load NAME ARGS...: run test-load against the broker; its report is
-# in NAME.out (printed, so that a failing test shows it).
-run_load () {
-	run_load_name_=$1
-	shift
-	test-load --port "$FLOCKMQ_PORT" --timeout "$LOAD_TIMEOUT" "$@" \
-	    >"$run_load_name_.out" 2>&1
-	run_load_ret_=$?
-	cat "$run_load_name_.out"
-	return $run_load_ret_
-}
-
-# load_ok NAME N...: the report NAME.out has its plan and "ok N" for each N.
-load_ok () {
-	load_ok_file_=$1.out
-	shift
-	test_grep "^1\.\.6$" "$load_ok_file_" || return 1
-	for load_ok_n_
-	do
-		test_grep "^ok $load_ok_n_ - " "$load_ok_file_" || return 1
-	done
-}
+load_clients 2000 200
 
 test_expect_success 'start the broker with two workers' '
 	broker_config <<-\EOF &&
@@ -69,8 +27,8 @@ test_expect_success 'start the broker with two workers' '
 	start_broker
 '
 
-test_expect_success "$CLIENTS clients x 20 messages, shared wildcard" '
-	run_load big --clients "$CLIENTS" --messages 20 --seed 1
+test_expect_success "$LOAD_CLIENTS clients x 20 messages, shared wildcard" '
+	run_load big --clients "$LOAD_CLIENTS" --messages 20 --seed 1
 '
 
 test_expect_success '200 clients x 500 messages: none lost or duplicated' '
@@ -108,12 +66,8 @@ test_expect_success 'an inflight window of 2 makes deliveries queue' '
 	    --window 50
 '
 
-# Nobody here stops reading, so no publisher may have been held until
-# its throttle ran out (CONN_THROTTLE_MAX_MS): that would mean a pause
-# that nothing released (a cycle of pauses, a miscounted link).
 test_expect_success 'no publisher was held until its throttle ran out' '
-	cat "$BROKER_LOG.old" "$BROKER_LOG" >all.log 2>/dev/null;
-	test_grep ! "read again after" all.log
+	load_no_hold
 '
 
 test_expect_success 'the broker exits cleanly' '
