@@ -265,32 +265,43 @@
 	    "Keep the sessions of clients with clean_start false and a " \
 	    "session expiry in durable storage.")			\
 	X("durable_sessions.batch_size", durable_sessions_batch_size,	\
-	    INT, NONE, "100", 1, 100000, CONFIG_F_RELOAD,		\
-	    "Most messages a session fetches from storage at once.")	\
+	    INT, NONE, "100", 1, 100000, CONFIG_F_RESTART,		\
+	    "Most messages committed to storage with one fsync (group " \
+	    "commit across all workers).")				\
 	X("durable_sessions.idle_poll_interval",			\
 	    durable_sessions_idle_poll_interval, DURATION, NONE,	\
 	    "10s", 0, CONFIG_NOMAX, CONFIG_F_RELOAD,			\
-	    "How often an idle session polls storage for new messages.") \
+	    "builtin_local hands new messages to sessions as they are "	\
+	    "stored, so no session polls; while storage writes fail "	\
+	    "(a full disk), the store is opened again at most this "	\
+	    "often to see whether it takes writes.")			\
 	X("durable_sessions.heartbeat_interval",			\
 	    durable_sessions_heartbeat_interval, DURATION, NONE,	\
-	    "5s", 0, CONFIG_NOMAX, CONFIG_F_RELOAD,			\
-	    "How often a node records that its sessions are alive.")	\
+	    "5s", 0, CONFIG_NOMAX, CONFIG_F_RESTART,			\
+	    "How often the node records that it is alive: after a "	\
+	    "crash, sessions that were connected count their expiry "	\
+	    "from the last record.")					\
 	X("durable_sessions.renew_streams_interval",			\
 	    durable_sessions_renew_streams_interval, DURATION, NONE,	\
 	    "5s", 0, CONFIG_NOMAX, CONFIG_F_RELOAD,			\
-	    "How often a session looks for new storage streams.")	\
+	    "Accepted for EMQX configurations; builtin_local has no "	\
+	    "streams to renew.")					\
 	X("durable_sessions.session_gc_interval",			\
 	    durable_sessions_session_gc_interval, DURATION, NONE,	\
-	    "10m", 0, CONFIG_NOMAX, CONFIG_F_RELOAD,			\
-	    "How often expired sessions are removed.")			\
+	    "10m", 0, CONFIG_NOMAX, CONFIG_F_RESTART,			\
+	    "How often a sweep deletes stored messages and queue "	\
+	    "entries that no session references, then compacts the "	\
+	    "store.  Sessions are deleted when they expire.")		\
 	X("durable_sessions.session_gc_batch_size",			\
 	    durable_sessions_session_gc_batch_size, INT, NONE,		\
 	    "100", 1, 100000, CONFIG_F_RELOAD,				\
-	    "Most expired sessions removed in one step.")		\
+	    "Most deletions the sweep writes at once.")			\
 	X("durable_sessions.message_retention_period",			\
 	    durable_sessions_message_retention_period, DURATION, NONE,	\
 	    "1d", 0, CONFIG_NOMAX, CONFIG_F_RELOAD,			\
-	    "How long stored messages are kept.")			\
+	    "Accepted for EMQX configurations, not applied yet: a "	\
+	    "stored message is kept until every session that wants it " \
+	    "has it, drops it (max_mqueue_len) or expires.")		\
 	X("durable_storage.messages.backend",				\
 	    durable_storage_messages_backend, ENUM, DS_BACKEND,		\
 	    "builtin_local", 0, 0, CONFIG_F_RESTART,			\
@@ -308,6 +319,13 @@
 	    durable_storage_messages_data_dir, STRING, NONE,		\
 	    "", 0, 0, CONFIG_F_RESTART,					\
 	    "Directory for message storage; empty means node.data_dir.") \
+	X("durable_storage.messages.flush_interval",			\
+	    durable_storage_messages_flush_interval, DURATION, NONE,	\
+	    "0ms", 0, 1000, CONFIG_F_RESTART,				\
+	    "Group commit: how long a write may wait for more to share " \
+	    "its fsync, up to durable_sessions.batch_size messages; 0 "	\
+	    "commits as soon as the disk is free, which batches "	\
+	    "whatever arrived meanwhile.")				\
 	X("retainer.enable", retainer_enable, BOOL, NONE,		\
 	    "true", 0, 0, CONFIG_F_RELOAD,				\
 	    "Whether retained messages are stored and delivered.")	\

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "ds.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -268,9 +269,11 @@ static int
 conn_flush(struct conn *c)
 {
 	ssize_t	 n;
+	size_t	 avail;
 
-	while (buf_used(&c->tx) != 0) {
-		n = c->tr->write(c, buf_head(&c->tx), buf_used(&c->tx));
+	/* While held (ds.h), only the bytes written before the hold go. */
+	while ((avail = c->hold_idx != 0 ? c->tx_ok : buf_used(&c->tx)) != 0) {
+		n = c->tr->write(c, buf_head(&c->tx), avail);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -280,6 +283,8 @@ conn_flush(struct conn *c)
 		}
 		METRIC_ADD(&c->w->metrics, BYTES_SENT, n);
 		buf_consume(&c->tx, (size_t)n);
+		if (c->hold_idx != 0)
+			c->tx_ok -= (uint32_t)n;
 		c->drained_ms = (uint32_t)c->w->now;
 	}
 	if (buf_used(&c->tx) == 0) {
@@ -291,7 +296,7 @@ conn_flush(struct conn *c)
 			if (!c->paused)
 				ev_io_start(c->w->loop.ev, &c->io);
 		}
-	} else if (!c->want_write) {
+	} else if (!c->want_write && (c->hold_idx == 0 || c->tx_ok != 0)) {
 		c->want_write = true;
 		ev_io_stop(c->w->loop.ev, &c->io);
 		ev_io_set(&c->io, c->fd, EV_WRITE | (c->paused ? 0 : EV_READ));
@@ -584,6 +589,7 @@ conn_free(struct conn *c)
 	METRIC_DEC(&w->metrics, CONNECTIONS_COUNT);
 	if (c->l != NULL)
 		__atomic_sub_fetch(&c->l->conns, 1, __ATOMIC_RELAXED);
+	ds_conn_free(c);
 	proto_conn_free(c);
 	buf_release(&c->rx);
 	buf_release(&c->tx);
@@ -636,6 +642,8 @@ conn_before_sleep(struct worker *w)
 	}
 	while ((c = w->closing) != NULL) {
 		w->closing = c->close_next;
+		if (c->hold_idx != 0)	/* not stored: must not go */
+			buf_truncate(&c->tx, c->tx.off + c->tx_ok);
 		if (buf_used(&c->tx) != 0)
 			(void)c->tr->write(c, buf_head(&c->tx),
 			    buf_used(&c->tx));

@@ -93,6 +93,9 @@ struct conn {
 	uint32_t	 outq_ms;	/* when outq was read */
 	uint32_t	 outq;		/* the kernel's unsent bytes then */
 	double		 ka_timeout;
+	uint32_t	 hold_seq;	/* output waits for this storage batch */
+	uint32_t	 tx_ok;		/* while held: bytes of tx that may go */
+	uint32_t	 hold_idx;	/* 1 + index in w->held, 0 if not held */
 	unsigned	 handoff_to;
 	struct conn	*tx_next;
 	struct conn	*close_next;

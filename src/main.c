@@ -16,6 +16,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "ds.h"
 #include "listener.h"
 #include "log.h"
 #include "retain.h"
@@ -232,6 +233,14 @@ main_run(int daemon_mode)
 		store_close();
 		return (1);
 	}
+	if (ds_init(&cause) != 0) {
+		log_err("%s", cause);
+		free(cause);
+		ds_shutdown();
+		retain_release();
+		store_close();
+		return (1);
+	}
 	if (worker_start_all(nw, &cause) != 0)
 		fatal("%s", cause);
 	if (listener_init(&cause) != 0) {
@@ -243,6 +252,7 @@ main_run(int daemon_mode)
 		store_close();
 		return (1);
 	}
+	ds_restore();
 	worker_call_all_wait(main_start_accepts, NULL);
 	sys_init(loop);
 
@@ -361,7 +371,7 @@ main_store_check(struct str key, struct str val)
 		return (true);
 	if (key.len > 2 && memcmp(key.p, "r/", 2) == 0)
 		return (retain_record_ok(key, val));
-	return (false);
+	return (ds_record_ok(key, val));
 }
 
 /* flockmq store repair: salvage a damaged store (the node stopped). */

@@ -85,6 +85,9 @@
 	M(CONNECTIONS_COUNT, "connections.count", GAUGE, "connections open") \
 	M(LIVE_CONNECTIONS_COUNT, "live_connections.count", GAUGE, "connections past CONNECT") \
 	M(SESSIONS_COUNT, "sessions.count", GAUGE, "sessions, connected or not") \
+	M(SESSIONS_DURABLE_COUNT, "durable_sessions.count", GAUGE, "sessions kept in durable storage, connected or not") \
+	M(MESSAGES_PERSISTED, "messages.persisted", COUNTER, "messages written to durable storage for durable sessions") \
+	M(DS_BATCHES_FAILED, "ds.batches.failed", COUNTER, "storage batches that could not be written (full disk, I/O error)") \
 	M(SUBSCRIPTIONS_COUNT, "subscriptions.count", GAUGE, "subscriptions") \
 	M(SUBSCRIPTIONS_SHARED_COUNT, "subscriptions.shared.count", GAUGE, "shared subscriptions") \
 	M(SUBOPTIONS_COUNT, "suboptions.count", GAUGE, "subscription options (same as subscriptions)") \

@@ -6,6 +6,7 @@
 #include <sys/time.h>
 
 #include "msg.h"
+#include "topic.h"
 #include "xmalloc.h"
 
 /* Append the properties that travel with a message to b. */
@@ -67,6 +68,7 @@ msg_new(struct str topic, struct str payload, uint8_t qos, bool retain,
 		    1000;
 	m->origin = origin;
 	m->origin_hash = origin_hash;
+	m->ds = NULL;
 	if (topic.len != 0)
 		memcpy(m->data, topic.p, topic.len);
 	if (payload.len != 0)
@@ -91,8 +93,10 @@ msg_unref(struct msg *m)
 {
 	if (m == NULL)
 		return;
-	if (__atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0)
+	if (__atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		free(m->ds);
 		free(m);
+	}
 }
 
 /* Copy of m with another qos and retain flag. */
@@ -107,7 +111,62 @@ msg_copy(const struct msg *m, uint8_t qos, bool retain)
 	c->refs = 1;
 	c->qos = qos;
 	c->retain = retain;
+	c->ds = NULL;
 	return (c);
+}
+
+/* Properties a stored message may carry: those that travel. */
+#define MSG_STORED_PROPS (MQTT_HAS(MQTT_PROP_PAYLOAD_FORMAT) |		\
+	MQTT_HAS(MQTT_PROP_CONTENT_TYPE) | MQTT_HAS(MQTT_PROP_RESPONSE_TOPIC) | \
+	MQTT_HAS(MQTT_PROP_CORRELATION_DATA) | MQTT_HAS(MQTT_PROP_USER))
+
+/* Rebuild a stored message; see msg.h. */
+struct msg *
+msg_from_stored(struct str topic, struct str payload, struct str props,
+    uint8_t qos, bool retain, uint64_t expire_at)
+{
+	struct mqtt_packet	 pkt;
+	struct buf		 pb;
+	struct msg		*m = NULL;
+	const char		*why;
+	size_t			 used, rl;
+
+	if (qos > 2 || topic.len > UINT16_MAX || !topic_valid_name(topic, 0))
+		return (NULL);
+	/* PUBLISH, QoS 0: topic, properties, payload. */
+	rl = 2 + topic.len + varint_len((uint32_t)props.len) + props.len +
+	    payload.len;
+	if (props.len > 268435455 || rl > 268435455)	/* varint maximum */
+		return (NULL);
+	buf_init(&pb);
+	buf_add_u8(&pb, 0x30);
+	buf_add_varint(&pb, (uint32_t)rl);
+	buf_add_u16(&pb, (uint16_t)topic.len);
+	buf_add_str(&pb, topic);
+	buf_add_varint(&pb, (uint32_t)props.len);
+	buf_add_str(&pb, props);
+	buf_add_str(&pb, payload);
+	if (mqtt_decode(buf_head(&pb), buf_used(&pb), MQTT_V5, UINT32_MAX,
+	    &pkt, &used, &why) == MQTT_OK && pkt.type == MQTT_PUBLISH &&
+	    used == buf_used(&pb) &&
+	    (pkt.u.publish.props.has & ~(uint64_t)MSG_STORED_PROPS) == 0) {
+		m = msg_new(topic, payload, qos, retain, &pkt.u.publish.props,
+		    0, 0);
+		m->expire_at = expire_at;
+	}
+	buf_release(&pb);
+	return (m);
+}
+
+/* Big-endian integer; see msg.h. */
+uint64_t
+get_be(const uint8_t *p, int n)
+{
+	uint64_t	 v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | *p++;
+	return (v);
 }
 
 /* True if m has expired. */

@@ -27,7 +27,20 @@ struct msg {
 	uint64_t	 expire_at;	/* ms since epoch; 0 = never */
 	uint64_t	 origin;	/* publisher's session id (No Local) */
 	uint32_t	 origin_hash;	/* hash of publisher's client id */
+	struct msg_ds	*ds;		/* set once stored (ds.c), or NULL */
 	uint8_t		 data[];	/* topic, payload, props */
+};
+
+/*
+ * A message kept in durable storage: its id and shard, and the durable
+ * sessions that have a queue entry for it (sorted), so that each of them
+ * knows the entry is its to delete.  Set before the message is routed.
+ */
+struct msg_ds {
+	uint64_t	 id;
+	uint16_t	 shard;
+	uint32_t	 n;
+	uint64_t	 sids[];
 };
 
 #define MSG_F_SYS	0x01		/* published by the node itself */
@@ -61,6 +74,15 @@ struct msg	*msg_new(struct str topic, struct str payload, uint8_t qos,
 		    uint32_t origin_hash);
 struct msg	*msg_ref(struct msg *);
 void		 msg_unref(struct msg *);
+/*
+ * Rebuild a stored message (retained or durable) from its parts.  The
+ * topic and properties go through the MQTT 5 decoder as the PUBLISH they
+ * came from, so only what a client could have sent is accepted: a valid
+ * topic name and properties that travel.  NULL if they do not decode.
+ */
+struct msg	*msg_from_stored(struct str topic, struct str payload,
+		    struct str props, uint8_t qos, bool retain,
+		    uint64_t expire_at);
 /* Copy of m with a different retain flag or qos (retained delivery). */
 struct msg	*msg_copy(const struct msg *, uint8_t qos, bool retain);
 /* True if the message's expiry has passed at now_ms. */
@@ -69,6 +91,8 @@ bool		 msg_expired(const struct msg *, uint64_t now_ms);
 uint32_t	 msg_expiry_left(const struct msg *, uint64_t now_ms);
 /* Wall clock in ms. */
 uint64_t	 now_ms(void);
+/* Big-endian integer of n bytes at p. */
+uint64_t	 get_be(const uint8_t *p, int n);
 /* FNV-1a hash. */
 uint32_t	 hash_bytes(const void *, size_t);
 

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "ds.h"
 #include "log.h"
 #include "metrics.h"
 #include "mqtt_rc.h"
@@ -487,6 +488,11 @@ proto_connect(struct conn *c, const struct mqtt_packet *pkt)
 	else
 		s->expiry = ct->clean_start ? 0 :
 		    proto_seconds(config->mqtt_session_expiry_interval);
+	/* A session that outlives its connection is durable (ds.h). */
+	if (!present && s->expiry != 0 && ds_enabled()) {
+		s->durable = true;
+		METRIC_INC(&w->metrics, SESSIONS_DURABLE_COUNT);
+	}
 	s->recv_max = (ct->props.has & MQTT_HAS(MQTT_PROP_RECEIVE_MAX)) ?
 	    ct->props.receive_max : 65535;
 	s->max_packet = (ct->props.has & MQTT_HAS(MQTT_PROP_MAX_PACKET_SIZE)) ?
@@ -678,6 +684,9 @@ proto_publish(struct conn *c, const struct mqtt_packet *pkt)
 	m = msg_new(topic, pb->payload, pb->qos, pb->retain,
 	    c->version == MQTT_V5 ? &pb->props : NULL, s->sid, s->client_hash);
 	matched = router_publish(w, m);
+	/* A stored message is acknowledged once it is on disk. */
+	if (m->ds != NULL && pb->qos != 0)
+		ds_hold(c);
 	msg_unref(m);
 	rc = matched ? 0 : MQTT_RC_NO_MATCHING_SUBSCRIBERS;
 	if (pb->qos == 1) {

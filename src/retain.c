@@ -29,17 +29,6 @@ static size_t		 retain_n;
 #define RETAIN_REC_VERSION	1
 #define RETAIN_REC_MIN		(1 + 1 + 8 + 4 + 4 + 4)
 
-/* Get a big-endian integer of n bytes. */
-static uint64_t
-retain_get_be(const uint8_t *p, int n)
-{
-	uint64_t	 v = 0;
-
-	while (n-- > 0)
-		v = v << 8 | *p++;
-	return (v);
-}
-
 /* The record of m (docs/storage.md): version, qos, expiry, payload,
  * properties, CRC-32 of the key and everything before it. */
 static void
@@ -60,11 +49,6 @@ retain_encode(struct buf *b, struct str key, const struct msg *m)
 	buf_add_u32(b, crc);
 }
 
-/* Properties a stored retained message may carry: those that travel. */
-#define RETAIN_PROPS	(MQTT_HAS(MQTT_PROP_PAYLOAD_FORMAT) |		\
-	MQTT_HAS(MQTT_PROP_CONTENT_TYPE) | MQTT_HAS(MQTT_PROP_RESPONSE_TOPIC) | \
-	MQTT_HAS(MQTT_PROP_CORRELATION_DATA) | MQTT_HAS(MQTT_PROP_USER))
-
 /*
  * The message a record holds, or NULL if it does not decode.  Past the
  * checksum, the topic and properties go through the MQTT 5 decoder as the
@@ -74,60 +58,25 @@ retain_encode(struct buf *b, struct str key, const struct msg *m)
 static struct msg *
 retain_decode(struct str key, struct str val)
 {
-	const uint8_t		*p = val.p;
-	struct str		 topic, payload, props;
-	struct mqtt_packet	 pkt;
-	struct buf		 pb;
-	struct msg		*m = NULL;
-	const char		*why;
-	uint64_t		 expire_at;
-	uint32_t		 plen, prlen, crc;
-	size_t			 used, rl;
-	uint8_t			 qos;
+	const uint8_t	*p = val.p;
+	uint32_t	 plen, prlen, crc;
 
 	if (key.len <= 2 || key.len - 2 > UINT16_MAX ||
 	    val.len < RETAIN_REC_MIN || p[0] != RETAIN_REC_VERSION || p[1] > 2)
 		return (NULL);
 	crc = store_crc32(0, key.p, key.len);
 	crc = store_crc32(crc, p, val.len - 4);
-	if (crc != (uint32_t)retain_get_be(p + val.len - 4, 4))
+	if (crc != (uint32_t)get_be(p + val.len - 4, 4))
 		return (NULL);
-	qos = p[1];
-	expire_at = retain_get_be(p + 2, 8);
-	plen = (uint32_t)retain_get_be(p + 10, 4);
+	plen = (uint32_t)get_be(p + 10, 4);
 	if ((size_t)plen > val.len - RETAIN_REC_MIN)
 		return (NULL);
-	prlen = (uint32_t)retain_get_be(p + 14 + plen, 4);
+	prlen = (uint32_t)get_be(p + 14 + plen, 4);
 	if ((size_t)plen + prlen != val.len - RETAIN_REC_MIN)
 		return (NULL);
-	topic = (struct str){ key.p + 2, key.len - 2 };
-	payload = (struct str){ p + 14, plen };
-	props = (struct str){ p + 18 + plen, prlen };
-	if (!topic_valid_name(topic, 0))
-		return (NULL);
-
-	/* PUBLISH, QoS 0, RETAIN: topic, properties, payload. */
-	rl = 2 + topic.len + varint_len(prlen) + prlen + plen;
-	if (rl > 268435455)		/* Variable Byte Integer maximum */
-		return (NULL);
-	buf_init(&pb);
-	buf_add_u8(&pb, 0x31);
-	buf_add_varint(&pb, (uint32_t)rl);
-	buf_add_u16(&pb, (uint16_t)topic.len);
-	buf_add_str(&pb, topic);
-	buf_add_varint(&pb, prlen);
-	buf_add_str(&pb, props);
-	buf_add_str(&pb, payload);
-	if (mqtt_decode(buf_head(&pb), buf_used(&pb), MQTT_V5, UINT32_MAX,
-	    &pkt, &used, &why) == MQTT_OK && pkt.type == MQTT_PUBLISH &&
-	    used == buf_used(&pb) &&
-	    (pkt.u.publish.props.has & ~(uint64_t)RETAIN_PROPS) == 0) {
-		m = msg_new(topic, payload, qos, true, &pkt.u.publish.props,
-		    0, 0);
-		m->expire_at = expire_at;
-	}
-	buf_release(&pb);
-	return (m);
+	return (msg_from_stored((struct str){ key.p + 2, key.len - 2 },
+	    (struct str){ p + 14, plen }, (struct str){ p + 18 + plen, prlen },
+	    p[1], true, get_be(p + 2, 8)));
 }
 
 /* True if a "r/" record decodes (for store repair). */

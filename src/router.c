@@ -16,6 +16,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "ds.h"
 #include "hmap.h"
 #include "log.h"
 #include "msg.h"
@@ -504,6 +505,8 @@ router_publish(struct worker *w, struct msg *m)
 	METRIC_INC(&w->metrics, MESSAGES_PUBLISH);
 	if (m->retain && config->mqtt_retain_available)
 		retain_put(m);
+	/* Stored before anybody can see it (ds.h). */
+	ds_publish(w, m);
 	rm.w = w;
 	rm.m = m;
 	rm.mask = 0;

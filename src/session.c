@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "ds.h"
 #include "log.h"
 #include "msg.h"
 #include "proto.h"
@@ -142,13 +143,21 @@ session_end(struct session *s)
 	struct worker	*w = s->w;
 	struct sub	*sub, *next;
 	uint32_t	 i;
+	/* On shutdown a durable session stays in storage, will and all. */
+	bool		 keep = s->durable && w->stopping;
 
-	if (s->will != NULL)
+	if (s->will != NULL && !keep)
 		session_publish_will(s);
+	if (s->durable) {
+		if (!keep)
+			ds_session_del(s);
+		METRIC_DEC(&w->metrics, SESSIONS_DURABLE_COUNT);
+	}
 	/* Subscriptions first: redispatched messages must not come back. */
 	for (sub = s->subs; sub != NULL; sub = next) {
 		next = sub->next;
 		router_sub_del(w, sub);
+		ds_sub_del(s, sub);
 		if (sub->exclusive)
 			router_exclusive_release(sub->filter, s->sid);
 		if (sub->group.len != 0)
@@ -167,6 +176,7 @@ session_end(struct session *s)
 	free(s->queue);
 	free(s->awrel);
 	session_expiry_stop(s);
+	session_clear_will(s);
 	hmap_del(&w->sessions, (struct str){ (uint8_t *)s->client_id,
 	    strlen(s->client_id) });
 	session_slot_give(w, s->sid);
@@ -211,6 +221,7 @@ session_attach(struct session *s, struct conn *c)
 	session_clear_will(s);
 	s->conn = c;
 	c->s = s;
+	ds_session_dirty(s, false);
 }
 
 /* Will delay timer. */
@@ -231,7 +242,13 @@ session_detach(struct session *s, bool publish_will)
 	struct worker	*w = s->w;
 
 	s->conn = NULL;
+	s->detached_at = now_ms();
 	session_flow_release(s);
+	if (s->durable && w->stopping) {
+		/* Shutdown: the will and the expiry wait in storage. */
+		ds_session_dirty(s, false);
+		return;
+	}
 	if (s->will != NULL && !publish_will)
 		session_clear_will(s);
 	if (s->will != NULL) {
@@ -249,6 +266,7 @@ session_detach(struct session *s, bool publish_will)
 		session_end(s);
 		return;
 	}
+	ds_session_dirty(s, false);
 	if (s->expiry != UINT32_MAX) {
 		/* Allocated only while detached: connected sessions are
 		 * the many, and they need no expiry timer. */
@@ -271,6 +289,7 @@ session_set_will(struct session *s, struct msg *m, uint32_t delay)
 	s->will->delay = delay;
 	s->will->s = s;
 	ev_init(&s->will->timer, session_will_cb);
+	ds_session_dirty(s, false);
 }
 
 /* Drop the will without publishing it. */
@@ -283,6 +302,7 @@ session_clear_will(struct session *s)
 	msg_unref(s->will->m);
 	free(s->will);
 	s->will = NULL;
+	ds_session_dirty(s, false);
 }
 
 /* Publish the will now and forget it. */
@@ -296,6 +316,7 @@ session_publish_will(struct session *s)
 	router_publish(s->w, wl->m);
 	msg_unref(wl->m);
 	free(wl);
+	ds_session_dirty(s, false);
 }
 
 /* Size of the send window. */
@@ -346,6 +367,7 @@ session_send(struct session *s, struct qitem *qi)
 	if (qi->qos == 0) {
 		if (!proto_send_publish(s->conn, qi, false))
 			session_count_drop(s, METRIC_DELIVERY_DROPPED_TOO_LARGE);
+		ds_item_del(s, qi);
 		qitem_release(qi);
 		return;
 	}
@@ -360,8 +382,12 @@ session_send(struct session *s, struct qitem *qi)
 	slot->pid = session_next_pid(s);
 	slot->state = qi->qos == 1 ? QI_WAIT_ACK : QI_WAIT_REC;
 	slot->sent_at = ev_now(w->loop.ev);
+	/* A QoS 2 packet id must be stored before the client sees it:
+	 * after a crash it is resent with that id, or delivered twice. */
+	ds_item_put(s, slot, slot->qos == 2);
 	if (!proto_send_publish(s->conn, slot, false)) {
 		session_count_drop(s, METRIC_DELIVERY_DROPPED_TOO_LARGE);
+		ds_item_del(s, slot);
 		qitem_release(slot);
 		s->n_inflight--;
 	} else if (s->n_inflight == 1 && s->version != MQTT_V5)
@@ -450,6 +476,7 @@ session_enqueue(struct session *s, struct qitem *qi, bool draining)
 		if (s->q_len == 0) {
 			session_count_drop(s,
 			    METRIC_DELIVERY_DROPPED_QUEUE_FULL);
+			ds_item_del(s, qi);
 			qitem_release(qi);
 			return;
 		}
@@ -457,6 +484,7 @@ session_enqueue(struct session *s, struct qitem *qi, bool draining)
 		session_count_drop(s, old->qos == 0 ?
 		    METRIC_DELIVERY_DROPPED_QOS0_MSG :
 		    METRIC_DELIVERY_DROPPED_QUEUE_FULL);
+		ds_item_del(s, old);
 		qitem_release(old);
 		s->q_head = (s->q_head + 1) % s->q_cap;
 		s->q_len--;
@@ -485,15 +513,22 @@ session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
 	struct qitem	 qi;
 	size_t		 len;
 
+	memset(&qi, 0, sizeof qi);
+	/* Shared deliveries are not durable (ds.h). */
+	if (share == NULL && ds_has_entry(s, m)) {
+		qi.ds_id = m->ds->id;
+		qi.ds_shard = m->ds->shard;
+	}
 	if (msg_expired(m, s->w->now)) {
 		session_count_drop(s, METRIC_DELIVERY_DROPPED_EXPIRED);
+		ds_item_del(s, &qi);
 		return;
 	}
 	if (qos == 0 && s->conn == NULL && !config->mqtt_mqueue_store_qos0) {
 		session_count_drop(s, METRIC_DELIVERY_DROPPED_QOS0_MSG);
+		ds_item_del(s, &qi);
 		return;
 	}
-	memset(&qi, 0, sizeof qi);
 	if (qos == 0 && n_ids <= 1 && share == NULL && s->q_len == 0 &&
 	    session_can_send(s, 0)) {
 		/* Written out at once: no reference to take and drop. */
@@ -503,6 +538,7 @@ session_deliver(struct session *s, struct msg *m, uint8_t qos, bool retain,
 		qi.id = n_ids == 1 ? ids[0] : 0;
 		if (!proto_send_publish(s->conn, &qi, false))
 			session_count_drop(s, METRIC_DELIVERY_DROPPED_TOO_LARGE);
+		ds_item_del(s, &qi);
 		return;
 	}
 	qi.m = msg_ref(m);
@@ -542,6 +578,7 @@ session_drain(struct session *s)
 		s->q_len--;
 		if (msg_expired(qi.m, s->w->now)) {
 			session_count_drop(s, METRIC_DELIVERY_DROPPED_EXPIRED);
+			ds_item_del(s, &qi);
 			qitem_release(&qi);
 			continue;
 		}
@@ -599,6 +636,7 @@ session_inflight_find(const struct session *s, uint16_t pid, uint8_t state)
 static void
 session_inflight_del(struct session *s, uint32_t i)
 {
+	ds_item_del(s, &s->inflight[i]);
 	qitem_release(&s->inflight[i]);
 	memmove(&s->inflight[i], &s->inflight[i + 1],
 	    (s->n_inflight - i - 1) * sizeof *s->inflight);
@@ -644,6 +682,7 @@ session_pubrec(struct session *s, uint16_t pid, uint8_t rc)
 	free(qi->share);
 	qi->share = NULL;
 	qi->state = QI_WAIT_COMP;
+	ds_item_put(s, qi, true);
 	if (s->conn != NULL)
 		proto_send_pubrel(s->conn, pid);
 	return (0);
@@ -675,6 +714,7 @@ session_awrel_expire(struct session *s)
 			METRIC_INC(&s->w->metrics,
 			    MESSAGES_DROPPED_AWAIT_PUBREL_TIMEOUT);
 			s->awrel[i] = s->awrel[--s->n_awrel];
+			ds_session_dirty(s, false);
 		} else
 			i++;
 	}
@@ -711,6 +751,8 @@ session_awrel_add(struct session *s, uint16_t pid)
 	s->awrel[s->n_awrel].pid = pid;
 	s->awrel[s->n_awrel].at = s->w->now;
 	s->n_awrel++;
+	/* PUBREC waits until the receipt is stored (exactly once). */
+	ds_session_dirty(s, true);
 	return (0);
 }
 
@@ -723,6 +765,8 @@ session_awrel_del(struct session *s, uint16_t pid)
 	for (i = 0; i < s->n_awrel; i++) {
 		if (s->awrel[i].pid == pid) {
 			s->awrel[i] = s->awrel[--s->n_awrel];
+			/* PUBCOMP waits too: the id may then be reused. */
+			ds_session_dirty(s, true);
 			if (s->n_awrel == 0) {
 				free(s->awrel);
 				s->awrel = NULL;
@@ -766,6 +810,9 @@ session_subscribe(struct session *s, struct str text, struct str group,
 		sub->sub_id = sub_id;
 		if (sub->group.len != 0)
 			router_sub_add(s->w, sub);
+		ds_sub_del(s, sub);
+		ds_sub_add(s, sub);
+		ds_session_dirty(s, true);
 		return (sub);
 	}
 	*existed = false;
@@ -787,6 +834,8 @@ session_subscribe(struct session *s, struct str text, struct str group,
 	s->subs = sub;
 	s->n_subs++;
 	router_sub_add(s->w, sub);
+	ds_sub_add(s, sub);
+	ds_session_dirty(s, true);
 	METRIC_INC(&s->w->metrics, SUBSCRIPTIONS_COUNT);
 	METRIC_INC(&s->w->metrics, SUBOPTIONS_COUNT);
 	if (group.len != 0)
@@ -810,6 +859,8 @@ session_unsubscribe(struct session *s, struct str text)
 	*pp = sub->next;
 	s->n_subs--;
 	router_sub_del(s->w, sub);
+	ds_sub_del(s, sub);
+	ds_session_dirty(s, true);
 	if (sub->exclusive)
 		router_exclusive_release(sub->filter, s->sid);
 	if (sub->group.len != 0)
@@ -875,4 +926,54 @@ uint32_t
 session_queue_len(const struct session *s)
 {
 	return (s->q_len);
+}
+
+/* Add an item read back from storage; see session.h. */
+void
+session_restore_item(struct session *s, struct qitem *qi)
+{
+	if (qi->state == QI_QUEUED) {
+		session_enqueue(s, qi, false);
+		return;
+	}
+	if (s->n_inflight == s->cap_inflight) {
+		s->cap_inflight = s->cap_inflight == 0 ? 4 :
+		    s->cap_inflight * 2;
+		s->inflight = xreallocarray(s->inflight, s->cap_inflight,
+		    sizeof *s->inflight);
+	}
+	s->inflight[s->n_inflight++] = *qi;
+	if (qi->pid >= s->next_pid)
+		s->next_pid = (uint16_t)(qi->pid == 65535 ? 1 : qi->pid + 1);
+}
+
+/* Timers of a session read back from storage; see session.h. */
+void
+session_restored(struct session *s)
+{
+	struct worker	*w = s->w;
+	uint64_t	 now = now_ms(), end;
+
+	if (s->will != NULL) {
+		end = s->detached_at + (uint64_t)s->will->delay * 1000;
+		METRIC_INC(&w->metrics, MESSAGES_DELAYED);
+		ev_timer_init(&s->will->timer, session_will_cb,
+		    end > now ? (double)(end - now) / 1000.0 : 0., 0.);
+		s->will->timer.data = s->will;
+		ev_timer_start(w->loop.ev, &s->will->timer);
+	}
+	if (s->expiry == UINT32_MAX)
+		return;
+	end = s->detached_at + (uint64_t)s->expiry * 1000;
+	if (end <= now) {
+		log_info("session: '%s' expired while the node was down",
+		    s->client_id);
+		session_end(s);
+		return;
+	}
+	s->expiry_timer = xmalloc(sizeof *s->expiry_timer);
+	ev_timer_init(s->expiry_timer, session_expiry_cb,
+	    (double)(end - now) / 1000.0, 0.);
+	s->expiry_timer->data = s;
+	ev_timer_start(w->loop.ev, s->expiry_timer);
 }

@@ -61,10 +61,12 @@ struct qitem {
 	uint8_t		 state;		/* QI_* */
 	bool		 retain;	/* retain flag to send */
 	uint8_t		 n_ids;
+	uint16_t	 ds_shard;	/* with ds_id */
 	uint32_t	 id;		/* the sub id when n_ids == 1 */
 	uint32_t	*ids;		/* when n_ids > 1 */
 	char		*share;		/* "group\0filter" for redispatch */
 	double		 sent_at;	/* ev_now of the last send */
+	uint64_t	 ds_id;		/* its queue entry in storage, or 0 */
 };
 
 #define QI_QUEUED	0
@@ -97,6 +99,7 @@ struct session {			/* fields by size: no padding */
 	struct awaiting_rel *awrel;
 	struct will	*will;
 	uint64_t	*thr;		/* publishers' sids we throttle */
+	uint64_t	 detached_at;	/* ms, wall clock; durable only */
 	uint32_t	 client_hash;
 	uint32_t	 expiry;	/* seconds; UINT32_MAX never */
 	unsigned	 n_subs;
@@ -111,6 +114,8 @@ struct session {			/* fields by size: no padding */
 	uint16_t	 recv_max;	/* client's Receive Maximum */
 	uint8_t		 version;
 	bool		 assigned_id;
+	bool		 durable;	/* kept in durable storage (ds.h) */
+	bool		 ds_dirty;	/* its record is to be written */
 };
 
 #define SESSION_FLOW_HIGH	1000
@@ -125,6 +130,12 @@ void		 session_attach(struct session *, struct conn *);
 void		 session_detach(struct session *, bool publish_will);
 struct session	*session_find(struct worker *, struct str client_id);
 struct session	*session_by_sid(struct worker *, uint64_t sid);
+
+/* Durable sessions read back at start-up (ds.c): add an item as it was
+ * (queued, or in flight with its packet id), then start the will and
+ * expiry timers from s->detached_at. */
+void		 session_restore_item(struct session *, struct qitem *);
+void		 session_restored(struct session *);
 
 /* Deliver m at qos (already min'd with the subscription). */
 void		 session_deliver(struct session *, struct msg *, uint8_t qos,

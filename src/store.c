@@ -6,6 +6,9 @@
  * the way out (flockmq store repair, or moving the directory away).  A
  * second process on the same directory fails on LevelDB's LOCK file.
  */
+#include <sys/stat.h>
+
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -25,6 +28,10 @@ static leveldb_readoptions_t	*store_ropts;
 static leveldb_writeoptions_t	*store_wopts;
 static leveldb_writeoptions_t	*store_wopts_sync;
 static char			*store_path;
+/* Held for reading around every use of store_db; store_reopen writes. */
+static pthread_rwlock_t		 store_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+#define STORE_CLOSED	"the store is closed (it could not be opened again)"
 
 static pthread_once_t		 store_crc_once = PTHREAD_ONCE_INIT;
 static uint32_t			 store_crc_table[256];
@@ -205,8 +212,14 @@ store_put(struct str key, struct str val, bool sync, char **cause)
 {
 	char	*err = NULL;
 
-	leveldb_put(store_db, sync ? store_wopts_sync : store_wopts,
-	    (const char *)key.p, key.len, (const char *)val.p, val.len, &err);
+	pthread_rwlock_rdlock(&store_lock);
+	if (store_db == NULL)
+		err = strdup(STORE_CLOSED);
+	else
+		leveldb_put(store_db, sync ? store_wopts_sync : store_wopts,
+		    (const char *)key.p, key.len, (const char *)val.p, val.len,
+		    &err);
+	pthread_rwlock_unlock(&store_lock);
 	if (err != NULL) {
 		xasprintf(cause, "%s", err);
 		leveldb_free(err);
@@ -221,8 +234,13 @@ store_del(struct str key, bool sync, char **cause)
 {
 	char	*err = NULL;
 
-	leveldb_delete(store_db, sync ? store_wopts_sync : store_wopts,
-	    (const char *)key.p, key.len, &err);
+	pthread_rwlock_rdlock(&store_lock);
+	if (store_db == NULL)
+		err = strdup(STORE_CLOSED);
+	else
+		leveldb_delete(store_db, sync ? store_wopts_sync : store_wopts,
+		    (const char *)key.p, key.len, &err);
+	pthread_rwlock_unlock(&store_lock);
 	if (err != NULL) {
 		xasprintf(cause, "%s", err);
 		leveldb_free(err);
@@ -274,7 +292,174 @@ store_scan_db(leveldb_t *db, const char *path, struct str prefix,
 int
 store_scan(struct str prefix, store_scan_f *fn, void *arg, char **cause)
 {
-	return (store_scan_db(store_db, store_path, prefix, fn, arg, cause));
+	int	 rv;
+
+	pthread_rwlock_rdlock(&store_lock);
+	if (store_db == NULL) {
+		xasprintf(cause, "%s", STORE_CLOSED);
+		rv = -1;
+	} else
+		rv = store_scan_db(store_db, store_path, prefix, fn, arg,
+		    cause);
+	pthread_rwlock_unlock(&store_lock);
+	return (rv);
+}
+
+/* Read one record; see store.h. */
+int
+store_get(struct str key, struct str *val, char **cause)
+{
+	char	*err = NULL, *v = NULL;
+	size_t	 vlen = 0;
+
+	pthread_rwlock_rdlock(&store_lock);
+	if (store_db == NULL)
+		err = strdup(STORE_CLOSED);
+	else
+		v = leveldb_get(store_db, store_ropts, (const char *)key.p,
+		    key.len, &vlen, &err);
+	pthread_rwlock_unlock(&store_lock);
+	if (err != NULL) {
+		xasprintf(cause, "%s", err);
+		leveldb_free(err);
+		return (-1);
+	}
+	if (v == NULL)
+		return (0);
+	val->p = xmemdup(v, vlen == 0 ? 1 : vlen);
+	val->len = vlen;
+	leveldb_free(v);
+	return (1);
+}
+
+struct store_batch {
+	leveldb_writebatch_t	*wb;
+	size_t			 n;
+};
+
+/* A new empty batch. */
+struct store_batch *
+store_batch_new(void)
+{
+	struct store_batch	*b;
+
+	b = xcalloc(1, sizeof *b);
+	b->wb = leveldb_writebatch_create();
+	return (b);
+}
+
+/* Free a batch without writing it. */
+void
+store_batch_free(struct store_batch *b)
+{
+	if (b == NULL)
+		return;
+	leveldb_writebatch_destroy(b->wb);
+	free(b);
+}
+
+/* Add a put. */
+void
+store_batch_put(struct store_batch *b, struct str key, struct str val)
+{
+	leveldb_writebatch_put(b->wb, (const char *)key.p, key.len,
+	    (const char *)val.p, val.len);
+	b->n++;
+}
+
+/* Add a delete. */
+void
+store_batch_del(struct store_batch *b, struct str key)
+{
+	leveldb_writebatch_delete(b->wb, (const char *)key.p, key.len);
+	b->n++;
+}
+
+/* True if nothing was added since the last write. */
+bool
+store_batch_empty(const struct store_batch *b)
+{
+	return (b->n == 0);
+}
+
+/* Write a batch; see store.h. */
+int
+store_batch_write(struct store_batch *b, bool sync, char **cause)
+{
+	char	*err = NULL;
+
+	pthread_rwlock_rdlock(&store_lock);
+	if (store_db == NULL)
+		err = strdup(STORE_CLOSED);
+	else
+		leveldb_write(store_db, sync ? store_wopts_sync : store_wopts,
+		    b->wb, &err);
+	pthread_rwlock_unlock(&store_lock);
+	leveldb_writebatch_clear(b->wb);
+	b->n = 0;
+	if (err != NULL) {
+		xasprintf(cause, "%s", err);
+		leveldb_free(err);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Compact a key range; see store.h. */
+void
+store_compact(struct str from, struct str to)
+{
+	pthread_rwlock_rdlock(&store_lock);
+	if (store_db != NULL)
+		leveldb_compact_range(store_db, (const char *)from.p, from.len,
+		    (const char *)to.p, to.len);
+	pthread_rwlock_unlock(&store_lock);
+}
+
+/* Reopen; see store.h. */
+int
+store_reopen(char **cause)
+{
+	char	*err = NULL;
+	int	 rv = 0;
+
+	pthread_rwlock_wrlock(&store_lock);
+	if (store_db != NULL)
+		leveldb_close(store_db);
+	store_db = leveldb_open(store_options, store_path, &err);
+	if (store_db == NULL) {
+		xasprintf(cause, "cannot open '%s' again: %s", store_path,
+		    err != NULL ? err : "unknown error");
+		rv = -1;
+	}
+	if (err != NULL)
+		leveldb_free(err);
+	pthread_rwlock_unlock(&store_lock);
+	return (rv);
+}
+
+/* Sum of the sizes of the files in the store directory. */
+uint64_t
+store_disk_usage(void)
+{
+	struct dirent	*de;
+	struct stat	 st;
+	uint64_t	 total = 0;
+	char		*p;
+	DIR		*d;
+
+	if (store_path == NULL || (d = opendir(store_path)) == NULL)
+		return (0);
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		xasprintf(&p, "%s/%s", store_path, de->d_name);
+		if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+			total += (uint64_t)st.st_size;
+		free(p);
+	}
+	closedir(d);
+	return (total);
 }
 
 struct store_repair_state {

@@ -39,6 +39,29 @@ int	 store_scan(struct str prefix, store_scan_f *, void *arg,
  */
 int	 store_repair(const char *data_dir, store_check_f *check,
 	    uint64_t *kept, uint64_t *dropped, char **cause);
+/* The value of key into *val (caller frees val->p with free()); 1 if found,
+ * 0 if not, -1 on a read error. */
+int	 store_get(struct str key, struct str *val, char **cause);
+
+/* Writes applied together, or not at all (a LevelDB write batch). */
+struct store_batch;
+struct store_batch *store_batch_new(void);
+void	 store_batch_free(struct store_batch *);
+void	 store_batch_put(struct store_batch *, struct str key, struct str val);
+void	 store_batch_del(struct store_batch *, struct str key);
+bool	 store_batch_empty(const struct store_batch *);
+/* Write and empty the batch; with sync, fsync before returning. */
+int	 store_batch_write(struct store_batch *, bool sync, char **cause);
+/* Compact the key range [from, to) so that deleted records free disk. */
+void	 store_compact(struct str from, struct str to);
+/*
+ * Close and open the database again (after a write error such as a full
+ * disk leaves LevelDB refusing writes); calls from other threads wait.
+ */
+int	 store_reopen(char **cause);
+/* Bytes the database's files take on disk. */
+uint64_t store_disk_usage(void);
+
 /* CRC-32 (IEEE) of n bytes, continuing from crc (0 to start). */
 uint32_t store_crc32(uint32_t crc, const void *p, size_t n);
 

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "ds.h"
 #include "listener.h"
 #include "log.h"
 #include "msg.h"
@@ -125,6 +126,9 @@ worker_inbox_cb(struct loop *l, struct inbox_item *it)
 	case INBOX_LINK:
 		router_link_in(w, (struct link_drained *)it);
 		break;
+	case INBOX_DS:
+		ds_done_in(w, it);
+		break;
 	case INBOX_HANDOFF:
 		worker_adopt(w, (struct conn_handoff *)it);
 		break;
@@ -146,9 +150,14 @@ worker_before_sleep(struct loop *l)
 {
 	struct worker	*w = l->owner;
 
+	/* Storage writes go before the messages they cover are handed
+	 * over, so that a subscriber's acknowledgement never reaches the
+	 * storage thread before the message it deletes. */
+	ds_before_sleep(w);
 	router_before_sleep(w);
 	conn_before_sleep(w);
 	/* Closing conns may have published wills: hand those over too. */
+	ds_before_sleep(w);
 	router_before_sleep(w);
 	w->now = now_ms();
 }
@@ -260,8 +269,11 @@ worker_join_all(void)
 		w = workers[i];
 		worker_tls = w;
 		loop_drain(&w->loop);
+		/* Detached durable sessions are written before they go. */
+		ds_before_sleep(w);
 		worker_free_sessions(w);
 		conn_before_sleep(w);
+		ds_before_sleep(w);
 		router_before_sleep(w);
 		worker_tls = NULL;
 	}
@@ -275,9 +287,13 @@ worker_join_all(void)
 			worker_tls = NULL;
 		}
 	}
+	/* What the sessions left is committed before the workers go. */
+	ds_shutdown();
 	for (i = 0; i < n_workers; i++) {
 		w = workers[i];
 		worker_tls = w;
+		loop_drain(&w->loop);
+		ds_worker_release(w);
 		router_release(w);
 		loop_release(&w->loop);
 		ev_loop_destroy(w->loop.ev);

@@ -25,6 +25,8 @@
 #define WORKER_RBUF	65536
 
 struct conn;
+struct ds_batch;
+struct ds_hit;
 struct flow_batch;
 struct fwd_batch;
 struct worker;
@@ -39,6 +41,7 @@ enum inbox_kind {
 	INBOX_CALL,		/* struct worker_call: run fn on this worker */
 	INBOX_FLOW,		/* struct flow_batch: throttle publishers */
 	INBOX_LINK,		/* struct link_drained: resume publishers */
+	INBOX_DS,		/* struct ds_batch: committed (or failed) */
 	INBOX_STOP,		/* shut down: disconnect clients, leave loop */
 };
 
@@ -89,6 +92,14 @@ struct worker {
 	size_t		 n_dl, cap_dl;
 	struct listener_sock *lsocks;	/* this worker's listening sockets */
 	uint8_t		*rbuf;		/* WORKER_RBUF read scratch */
+	struct ds_batch	*ds_cur;	/* this turn's storage writes */
+	uint32_t	 ds_seq;	/* the number ds_cur will get */
+	uint64_t	*ds_dirty;	/* durable sessions to write */
+	uint32_t	 n_dirty, cap_dirty;
+	struct conn	**held;		/* conns whose output waits */
+	uint32_t	 n_held, cap_held;
+	struct ds_hit	*ds_hits;	/* scratch for one publish */
+	size_t		 n_hits, cap_hits;
 	bool		 stopping;
 	uint64_t	 now;		/* ms, refreshed each loop turn */
 };

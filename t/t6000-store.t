@@ -170,6 +170,7 @@ test_expect_success 'the stopped store has m/version and one r/<topic> per messa
 	snapshot list &&
 	cut -f1 list >actual &&
 	cat >expect <<-\EOF &&
+	m/heartbeat
 	m/version
 	r/st/big
 	r/st/bin
