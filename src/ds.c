@@ -1701,6 +1701,10 @@ ds_restore_one(struct worker *w, struct ds_saved *sv)
 
 		memset(&qi, 0, sizeof qi);
 		qi.m = TAKE(e->m);
+		if (e->state == QI_WAIT_COMP) {	/* PUBREL only */
+			msg_unref(qi.m);
+			qi.m = NULL;
+		}
 		qi.qos = e->qos;
 		qi.state = e->state;
 		qi.pid = e->pid;

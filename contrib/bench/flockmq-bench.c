@@ -23,6 +23,10 @@
  * what a broker still delivers from an earlier run.  After the run, it
  * waits up to --drain seconds for messages still in flight (less once
  * nothing has arrived for a second and nothing is unacknowledged).
+ * With --session-expiry N the subscribers connect with Clean Start 0 and
+ * Session Expiry Interval N (MQTT 5), or Clean Session 0 (3.1.1), so that
+ * their sessions are durable (contrib/bench/durable); publishers always
+ * connect clean.
  *
  * Accounting.  Before the run the filters are matched against the topics
  * here, as the broker should: a message of publisher j is expected once
@@ -124,6 +128,7 @@ struct opts {
 	double		 conn_rate;	/* connects/s (conn) */
 	unsigned	 inflight;
 	double		 drain;
+	uint32_t	 session_expiry; /* subscribers: durable; 0 clean */
 	/* conn */
 	unsigned	 conns;
 	unsigned	 window;
@@ -846,6 +851,16 @@ bc_connected(struct bclient *c)
 	pkt.u.connect.clean_start = true;
 	pkt.u.connect.keepalive = opt.keepalive;
 	pkt.u.connect.client_id = STR(id);
+	if (c->role == ROLE_SUB && opt.session_expiry > 0) {
+		/* a session that outlives the connection (durable) */
+		pkt.u.connect.clean_start = false;
+		if (opt.version == MQTT_V5) {
+			pkt.u.connect.props.has |=
+			    MQTT_HAS(MQTT_PROP_SESSION_EXPIRY);
+			pkt.u.connect.props.session_expiry =
+			    opt.session_expiry;
+		}
+	}
 	bc_send(c, &pkt);
 	c->state = BC_CONNACK;
 	ev_io_start(c->t->loop, &c->rio);
@@ -1888,6 +1903,12 @@ usage(int status)
 	    "  -r, --rate N          msg/s per publisher, 0 unlimited (0)\n"
 	    "      --inflight N      QoS 1/2 unfinished per publisher (64)\n"
 	    "      --drain SECS      wait for late messages at most (5)\n"
+	    "      --session-expiry N\n"
+	    "                        subscribers keep their sessions: clean "
+	    "start 0 and\n"
+	    "                        Session Expiry Interval N (3.1.1: clean "
+	    "session 0);\n"
+	    "                        0 clean sessions (0)\n"
 	    "conn:\n"
 	    "  -n, --connections N   connections (1000)\n"
 	    "  -r, --rate N          connects/s, 0 unlimited (0)\n"
@@ -1932,7 +1953,8 @@ main(int argc, char **argv)
 {
 	enum {
 		O_PID = 256, O_TIMEOUT, O_TOPICS, O_PUB_TOPIC, O_SUB_TOPIC,
-		O_INFLIGHT, O_DRAIN, O_HOLD, O_SETTLE, O_SOURCES
+		O_INFLIGHT, O_DRAIN, O_HOLD, O_SETTLE, O_SOURCES,
+		O_SESSION_EXPIRY
 	};
 	static const struct option longopts[] = {
 		{ "host", required_argument, NULL, 'H' },
@@ -1953,6 +1975,8 @@ main(int argc, char **argv)
 		{ "rate", required_argument, NULL, 'r' },
 		{ "inflight", required_argument, NULL, O_INFLIGHT },
 		{ "drain", required_argument, NULL, O_DRAIN },
+		{ "session-expiry", required_argument, NULL,
+		    O_SESSION_EXPIRY },
 		{ "connections", required_argument, NULL, 'n' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "keepalive", required_argument, NULL, 'k' },
@@ -2047,6 +2071,10 @@ main(int argc, char **argv)
 			break;
 		case O_DRAIN:
 			opt.drain = num("drain", optarg, 0, 3600);
+			break;
+		case O_SESSION_EXPIRY:
+			opt.session_expiry = (uint32_t)num("session-expiry",
+			    optarg, 0, 4294967295.0);
 			break;
 		case 'n':
 			opt.conns = (unsigned)num("connections", optarg, 1,
