@@ -33,6 +33,7 @@
 #include "mqtt_rc.h"
 #include "msg.h"
 #include "proto.h"
+#include "router.h"
 #include "session.h"
 #include "store.h"
 #include "topic.h"
@@ -1662,7 +1663,8 @@ ds_restore_one(struct worker *w, struct ds_saved *sv)
 	struct buf	 kb;
 	uint8_t		 qos, opts;
 	uint32_t	 sub_id;
-	bool		 existed;
+	struct sub	*sub;
+	bool		 existed, excl;
 	size_t		 i;
 
 	buf_init(&kb);
@@ -1686,10 +1688,17 @@ ds_restore_one(struct worker *w, struct ds_saved *sv)
 		(void)ds_srec_sub(&sr.subs, &text, &qos, &opts, &sub_id);
 		group = (struct str){ NULL, 0 };
 		filter = text;
-		(void)topic_parse_share(text, &group, &filter);
-		(void)session_subscribe(s, text, group, filter, qos,
+		excl = filter.len > 11 &&
+		    memcmp(filter.p, "$exclusive/", 11) == 0;
+		if (excl) {
+			filter.p += 11;
+			filter.len -= 11;
+		}
+		sub = session_subscribe(s, text, group, filter, qos,
 		    (opts & 1) != 0, (opts & 2) != 0, opts >> 2, sub_id,
 		    &existed);
+		sub->exclusive = excl &&
+		    router_exclusive_take(filter, s->sid) == 0;
 	}
 	for (i = 0; i < sr.n_awrel; i++)
 		(void)session_awrel_add(s, (uint16_t)get_be(sr.awrel + 2 * i,
