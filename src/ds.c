@@ -1096,11 +1096,12 @@ ds_commit(struct ds_batch *list, struct store_batch *sb)
 	bool		 ok = true, sync = false;
 	uint64_t	 now;
 
-	if (ds_failing) {
-		/* A failed write can leave LevelDB refusing every later
-		 * one: open it again, at most every idle_poll_interval. */
+	if (!store_writable()) {
+		/* No write may follow a failed one on the same LevelDB
+		 * handle (store.c): open it again first, at once after the
+		 * failure, then at most every idle_poll_interval. */
 		now = ds_mono_ms();
-		if (now - last_reopen >=
+		if (last_reopen == 0 || now - last_reopen >=
 		    (uint64_t)config->durable_sessions_idle_poll_interval) {
 			last_reopen = now;
 			if (store_reopen(&cause) != 0) {
@@ -1126,7 +1127,7 @@ ds_commit(struct ds_batch *list, struct store_batch *sb)
 		    "exceeded; 3.1.1: no acknowledgement) until it works "
 		    "again", cause != NULL ? cause : "write failed");
 		ds_failing = true;
-		last_reopen = ds_mono_ms();
+		last_reopen = 0;
 	} else if (ok && ds_failing) {
 		log_info("ds: the store takes writes again");
 		ds_failing = false;

@@ -6,9 +6,6 @@
  * the way out (flockmq store repair, or moving the directory away).  A
  * second process on the same directory fails on LevelDB's LOCK file.
  */
-#include <sys/stat.h>
-
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -32,6 +29,38 @@ static char			*store_path;
 static pthread_rwlock_t		 store_lock = PTHREAD_RWLOCK_INITIALIZER;
 
 #define STORE_CLOSED	"the store is closed (it could not be opened again)"
+#define STORE_BROKEN	"an earlier write failed; the store takes writes " \
+			"again once it has been opened again"
+
+/*
+ * Set by a failed write, cleared by store_reopen.  LevelDB goes on
+ * appending to a log file whose last record a failed write (a full disk)
+ * cut short, and the next start-up finds a checksum mismatch there: no
+ * write may follow a failed one on the same handle.
+ */
+static bool			 store_broken;	/* atomic */
+
+/* Refuse writes after a failed one; see store_broken. */
+static bool
+store_write_refused(char **err)
+{
+	if (store_db == NULL) {
+		*err = strdup(STORE_CLOSED);
+		return (true);
+	}
+	if (__atomic_load_n(&store_broken, __ATOMIC_ACQUIRE)) {
+		*err = strdup(STORE_BROKEN);
+		return (true);
+	}
+	return (false);
+}
+
+/* Note a failed write. */
+static void
+store_write_failed(void)
+{
+	__atomic_store_n(&store_broken, true, __ATOMIC_RELEASE);
+}
 
 static pthread_once_t		 store_crc_once = PTHREAD_ONCE_INIT;
 static uint32_t			 store_crc_table[256];
@@ -213,12 +242,13 @@ store_put(struct str key, struct str val, bool sync, char **cause)
 	char	*err = NULL;
 
 	pthread_rwlock_rdlock(&store_lock);
-	if (store_db == NULL)
-		err = strdup(STORE_CLOSED);
-	else
+	if (!store_write_refused(&err)) {
 		leveldb_put(store_db, sync ? store_wopts_sync : store_wopts,
 		    (const char *)key.p, key.len, (const char *)val.p, val.len,
 		    &err);
+		if (err != NULL)
+			store_write_failed();
+	}
 	pthread_rwlock_unlock(&store_lock);
 	if (err != NULL) {
 		xasprintf(cause, "%s", err);
@@ -235,11 +265,12 @@ store_del(struct str key, bool sync, char **cause)
 	char	*err = NULL;
 
 	pthread_rwlock_rdlock(&store_lock);
-	if (store_db == NULL)
-		err = strdup(STORE_CLOSED);
-	else
+	if (!store_write_refused(&err)) {
 		leveldb_delete(store_db, sync ? store_wopts_sync : store_wopts,
 		    (const char *)key.p, key.len, &err);
+		if (err != NULL)
+			store_write_failed();
+	}
 	pthread_rwlock_unlock(&store_lock);
 	if (err != NULL) {
 		xasprintf(cause, "%s", err);
@@ -389,11 +420,12 @@ store_batch_write(struct store_batch *b, bool sync, char **cause)
 	char	*err = NULL;
 
 	pthread_rwlock_rdlock(&store_lock);
-	if (store_db == NULL)
-		err = strdup(STORE_CLOSED);
-	else
+	if (!store_write_refused(&err)) {
 		leveldb_write(store_db, sync ? store_wopts_sync : store_wopts,
 		    b->wb, &err);
+		if (err != NULL)
+			store_write_failed();
+	}
 	pthread_rwlock_unlock(&store_lock);
 	leveldb_writebatch_clear(b->wb);
 	b->n = 0;
@@ -431,35 +463,20 @@ store_reopen(char **cause)
 		xasprintf(cause, "cannot open '%s' again: %s", store_path,
 		    err != NULL ? err : "unknown error");
 		rv = -1;
-	}
+	} else
+		__atomic_store_n(&store_broken, false, __ATOMIC_RELEASE);
 	if (err != NULL)
 		leveldb_free(err);
 	pthread_rwlock_unlock(&store_lock);
 	return (rv);
 }
 
-/* Sum of the sizes of the files in the store directory. */
-uint64_t
-store_disk_usage(void)
+/* True unless a write failed since the store was (re)opened. */
+bool
+store_writable(void)
 {
-	struct dirent	*de;
-	struct stat	 st;
-	uint64_t	 total = 0;
-	char		*p;
-	DIR		*d;
-
-	if (store_path == NULL || (d = opendir(store_path)) == NULL)
-		return (0);
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		xasprintf(&p, "%s/%s", store_path, de->d_name);
-		if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
-			total += (uint64_t)st.st_size;
-		free(p);
-	}
-	closedir(d);
-	return (total);
+	return (store_db != NULL &&
+	    !__atomic_load_n(&store_broken, __ATOMIC_ACQUIRE));
 }
 
 struct store_repair_state {

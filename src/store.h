@@ -59,8 +59,9 @@ void	 store_compact(struct str from, struct str to);
  * disk leaves LevelDB refusing writes); calls from other threads wait.
  */
 int	 store_reopen(char **cause);
-/* Bytes the database's files take on disk. */
-uint64_t store_disk_usage(void);
+/* False after a failed write, until store_reopen succeeds: every write is
+ * refused meanwhile, since LevelDB would append to a damaged log. */
+bool	 store_writable(void);
 
 /* CRC-32 (IEEE) of n bytes, continuing from crc (0 to start). */
 uint32_t store_crc32(uint32_t crc, const void *p, size_t n);
