@@ -635,7 +635,10 @@ conn_before_sleep(struct worker *w)
 			    session_queue_len(c->s) != 0 &&
 			    buf_used(&c->tx) < CONN_TX_HIGH / 2) {
 				session_drain(c->s);
-				if (buf_used(&c->tx) != 0)
+				/* Held bytes wait for ds_done_in(), which
+				 * flushes them: asking now would spin. */
+				if (buf_used(&c->tx) != 0 &&
+				    (c->hold_idx == 0 || c->tx_ok != 0))
 					conn_want_flush(c);
 			}
 		}
