@@ -104,6 +104,7 @@ struct ds_sentry {
 
 struct ds_saved {
 	struct ds_saved	*next;
+	uint64_t	 sid;		/* once restored */
 	char		*cid;
 	uint8_t		*rec;
 	size_t		 rec_len;
@@ -1728,10 +1729,10 @@ ds_restore_one(struct worker *w, struct ds_saved *sv)
 		session_restore_item(s, &qi);
 	}
 	ds_session_dirty(s, false);
-	session_restored(s);
+	sv->sid = s->sid;
 }
 
-/* A worker's share of ds_restore. */
+/* A worker's share of ds_restore: its sessions, without timers. */
 static void
 ds_restore_worker(struct worker *w, void *arg)
 {
@@ -1744,6 +1745,27 @@ ds_restore_worker(struct worker *w, void *arg)
 	}
 }
 
+/*
+ * Then their timers, once every worker has its sessions and routes back
+ * (the route deltas of the first pass are ahead of this call in each
+ * inbox): a will whose delay ran out while the node was down, or that of
+ * a session that expired meanwhile, goes out now and must find every
+ * subscriber.
+ */
+static void
+ds_restore_timers(struct worker *w, void *arg)
+{
+	struct ds_saved	*sv;
+	struct session	*s;
+
+	(void)arg;
+	for (sv = ds_loaded; sv != NULL; sv = sv->next) {
+		if (worker_home(STR(sv->cid)) == w->id &&
+		    (s = session_by_sid(w, sv->sid)) != NULL)
+			session_restored(s);
+	}
+}
+
 /* Recreate the stored sessions; see ds.h. */
 void
 ds_restore(void)
@@ -1751,8 +1773,10 @@ ds_restore(void)
 	struct ds_saved	*sv, *next;
 	size_t		 i;
 
-	if (ds_loaded != NULL)
+	if (ds_loaded != NULL) {
 		worker_call_all_wait(ds_restore_worker, NULL);
+		worker_call_all_wait(ds_restore_timers, NULL);
+	}
 	for (sv = ds_loaded; sv != NULL; sv = next) {
 		next = sv->next;
 		for (i = 0; i < sv->n_e; i++)
