@@ -357,6 +357,20 @@ session_next_pid(struct session *s)
 	return (0);
 }
 
+/* Append a copy of qi to the in-flight window; the new slot. */
+static struct qitem *
+session_inflight_add(struct session *s, const struct qitem *qi)
+{
+	if (s->n_inflight == s->cap_inflight) {
+		s->cap_inflight = s->cap_inflight == 0 ? 4 :
+		    s->cap_inflight * 2;
+		s->inflight = xreallocarray(s->inflight, s->cap_inflight,
+		    sizeof *s->inflight);
+	}
+	s->inflight[s->n_inflight] = *qi;
+	return (&s->inflight[s->n_inflight++]);
+}
+
 /* Send one item now (the window has room); consumes qi's contents. */
 static void
 session_send(struct session *s, struct qitem *qi)
@@ -371,14 +385,7 @@ session_send(struct session *s, struct qitem *qi)
 		qitem_release(qi);
 		return;
 	}
-	if (s->n_inflight == s->cap_inflight) {
-		s->cap_inflight = s->cap_inflight == 0 ? 4 :
-		    s->cap_inflight * 2;
-		s->inflight = xreallocarray(s->inflight, s->cap_inflight,
-		    sizeof *s->inflight);
-	}
-	slot = &s->inflight[s->n_inflight++];
-	*slot = *qi;
+	slot = session_inflight_add(s, qi);
 	slot->pid = session_next_pid(s);
 	slot->state = qi->qos == 1 ? QI_WAIT_ACK : QI_WAIT_REC;
 	slot->sent_at = ev_now(w->loop.ev);
@@ -936,13 +943,7 @@ session_restore_item(struct session *s, struct qitem *qi)
 		session_enqueue(s, qi, false);
 		return;
 	}
-	if (s->n_inflight == s->cap_inflight) {
-		s->cap_inflight = s->cap_inflight == 0 ? 4 :
-		    s->cap_inflight * 2;
-		s->inflight = xreallocarray(s->inflight, s->cap_inflight,
-		    sizeof *s->inflight);
-	}
-	s->inflight[s->n_inflight++] = *qi;
+	(void)session_inflight_add(s, qi);
 	if (qi->pid >= s->next_pid)
 		s->next_pid = (uint16_t)(qi->pid == 65535 ? 1 : qi->pid + 1);
 }

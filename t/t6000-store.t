@@ -27,43 +27,6 @@ retained () {
 	    "$PYTHON" "$TEST_DIRECTORY/helper/retained.py" "$@"
 }
 
-# use_data_dir NAME: later brokers keep their data in $TRASH_DIRECTORY/NAME.
-use_data_dir () {
-	BROKER_DATA=$TRASH_DIRECTORY/$1
-	STORE=$BROKER_DATA/store
-	broker_config <<-EOF
-	node.data_dir: "$BROKER_DATA"
-	EOF
-}
-
-# store_repair: flockmq store repair with the configuration the last
-# start_broker wrote.
-store_repair () {
-	"$FLOCKMQ" -c "$BROKER_CONFIG" store repair
-}
-
-# refused PHRASE...: start_broker fails, the broker exits with status 1
-# (not a signal) and its log has every PHRASE but no readiness line.
-refused () {
-	test_must_fail start_broker >start.out 2>&1 &&
-	test "$BROKER_EXIT" = 1 || {
-		echo "broker exit status: $BROKER_EXIT"
-		cat start.out
-		return 1
-	}
-	for refused_p_
-	do
-		test_grep -e "$refused_p_" "$BROKER_LOG" || return 1
-	done
-	test_grep ! "flockmq is ready" "$BROKER_LOG"
-}
-
-# wait_until_epoch T: wait until the clock reads T (seconds since the
-# epoch), at most 20 s.
-wait_until_epoch () {
-	wait_for "test \$(date +%s) -ge $1" 20
-}
-
 # snapshot FILE: `store-tool list` of the stopped store into FILE.
 snapshot () {
 	store-tool "$STORE" list >"$1"
