@@ -259,6 +259,11 @@ conn_want_flush(struct conn *c)
 {
 	if (c->in_tx_list || c->state == CONN_S_CLOSING)
 		return;
+	/* Held bytes (ds.h) wait for ds_done_in(), which asks again: a
+	 * flush now would write nothing, and asking would spin the
+	 * before-sleep loop. */
+	if (c->hold_idx != 0 && c->tx_ok == 0)
+		return;
 	c->in_tx_list = true;
 	c->tx_next = c->w->tx_pending;
 	c->w->tx_pending = c;
@@ -635,10 +640,7 @@ conn_before_sleep(struct worker *w)
 			    session_queue_len(c->s) != 0 &&
 			    buf_used(&c->tx) < CONN_TX_HIGH / 2) {
 				session_drain(c->s);
-				/* Held bytes wait for ds_done_in(), which
-				 * flushes them: asking now would spin. */
-				if (buf_used(&c->tx) != 0 &&
-				    (c->hold_idx == 0 || c->tx_ok != 0))
+				if (buf_used(&c->tx) != 0)
 					conn_want_flush(c);
 			}
 		}

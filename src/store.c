@@ -235,17 +235,23 @@ store_is_open(void)
 	return (store_db != NULL);
 }
 
-/* Write one record. */
-int
-store_put(struct str key, struct str val, bool sync, char **cause)
+/* Put (val != NULL) or delete one record. */
+static int
+store_write_one(struct str key, const struct str *val, bool sync,
+    char **cause)
 {
-	char	*err = NULL;
+	leveldb_writeoptions_t	*wo;
+	char			*err = NULL;
 
 	pthread_rwlock_rdlock(&store_lock);
 	if (!store_write_refused(&err)) {
-		leveldb_put(store_db, sync ? store_wopts_sync : store_wopts,
-		    (const char *)key.p, key.len, (const char *)val.p, val.len,
-		    &err);
+		wo = sync ? store_wopts_sync : store_wopts;
+		if (val != NULL)
+			leveldb_put(store_db, wo, (const char *)key.p, key.len,
+			    (const char *)val->p, val->len, &err);
+		else
+			leveldb_delete(store_db, wo, (const char *)key.p,
+			    key.len, &err);
 		if (err != NULL)
 			store_write_failed();
 	}
@@ -258,26 +264,18 @@ store_put(struct str key, struct str val, bool sync, char **cause)
 	return (0);
 }
 
+/* Write one record. */
+int
+store_put(struct str key, struct str val, bool sync, char **cause)
+{
+	return (store_write_one(key, &val, sync, cause));
+}
+
 /* Delete one record. */
 int
 store_del(struct str key, bool sync, char **cause)
 {
-	char	*err = NULL;
-
-	pthread_rwlock_rdlock(&store_lock);
-	if (!store_write_refused(&err)) {
-		leveldb_delete(store_db, sync ? store_wopts_sync : store_wopts,
-		    (const char *)key.p, key.len, &err);
-		if (err != NULL)
-			store_write_failed();
-	}
-	pthread_rwlock_unlock(&store_lock);
-	if (err != NULL) {
-		xasprintf(cause, "%s", err);
-		leveldb_free(err);
-		return (-1);
-	}
-	return (0);
+	return (store_write_one(key, NULL, sync, cause));
 }
 
 /* Scan a prefix of db; a read error is reported as damage. */
