@@ -41,7 +41,8 @@
 #include "xmalloc.h"
 
 #define DS_REC_VERSION	1
-#define DS_ENTRY_LEN	(1 + 2 + 1 + 1 + 2 + 1 + 4 + 4)
+#define DS_ENTRY_MIN	(1 + 2 + 1 + 1 + 2 + 1 + 1 + 4)
+#define DS_SUB_ID_MAX	268435455	/* a Variable Byte Integer */
 
 enum ds_op {
 	DS_OP_MSG = 1,		/* pos, shard, record: a stored message */
@@ -98,7 +99,8 @@ struct ds_sentry {
 	uint8_t		 state;
 	uint8_t		 flags;
 	uint16_t	 pid;
-	uint32_t	 sub_id;
+	uint8_t		 n_ids;
+	uint32_t	*ids;		/* subscription identifiers */
 	struct msg	*m;
 };
 
@@ -312,32 +314,46 @@ ds_entry_record(struct str key, struct str val, struct ds_sentry *e)
 {
 	struct rd	 r = { val.p, val.len - 4, false };
 
+	uint8_t		 i;
+
+	memset(e, 0, sizeof *e);
 	if (key.len < 2 + 1 + 1 + 8 || key.p[key.len - 9] != 0 ||
-	    val.len != DS_ENTRY_LEN || !ds_crc_ok(key, val) ||
+	    val.len < DS_ENTRY_MIN || !ds_crc_ok(key, val) ||
 	    rd_int(&r, 1) != DS_REC_VERSION)
 		return (-1);
-	memset(e, 0, sizeof *e);
 	e->pos = get_be(key.p + key.len - 8, 8);
 	e->shard = (uint16_t)rd_int(&r, 2);
 	e->qos = (uint8_t)rd_int(&r, 1);
 	e->state = (uint8_t)rd_int(&r, 1);
 	e->pid = (uint16_t)rd_int(&r, 2);
 	e->flags = (uint8_t)rd_int(&r, 1);
-	e->sub_id = (uint32_t)rd_int(&r, 4);
-	if (r.bad || e->qos > 2 || e->state > QI_WAIT_COMP ||
+	e->n_ids = (uint8_t)rd_int(&r, 1);
+	if (r.bad || r.left != (size_t)e->n_ids * 4 || e->qos > 2 ||
+	    e->state > QI_WAIT_COMP ||
 	    (e->state != QI_QUEUED && e->pid == 0) || e->flags > 1 ||
 	    (e->state == QI_WAIT_ACK && e->qos != 1) ||
 	    (e->state >= QI_WAIT_REC && e->qos != 2))
 		return (-1);
+	if (e->n_ids != 0)
+		e->ids = xreallocarray(NULL, e->n_ids, sizeof *e->ids);
+	for (i = 0; i < e->n_ids; i++) {
+		e->ids[i] = (uint32_t)rd_int(&r, 4);
+		if (e->ids[i] == 0 || e->ids[i] > DS_SUB_ID_MAX) {
+			free(e->ids);
+			e->ids = NULL;
+			return (-1);
+		}
+	}
 	return (0);
 }
 
 /* Append an entry record for key. */
 static void
 ds_encode_entry(struct buf *b, struct str key, uint16_t shard, uint8_t qos,
-    uint8_t state, uint16_t pid, bool retain, uint32_t sub_id)
+    uint8_t state, uint16_t pid, bool retain, const uint32_t *ids,
+    size_t n_ids)
 {
-	size_t	 off = buf_used(b);
+	size_t	 off = buf_used(b), i;
 
 	buf_add_u8(b, DS_REC_VERSION);
 	buf_add_u16(b, shard);
@@ -345,7 +361,9 @@ ds_encode_entry(struct buf *b, struct str key, uint16_t shard, uint8_t qos,
 	buf_add_u8(b, state);
 	buf_add_u16(b, pid);
 	buf_add_u8(b, retain ? 1 : 0);
-	buf_add_u32(b, sub_id);
+	buf_add_u8(b, (uint8_t)n_ids);
+	for (i = 0; i < n_ids; i++)
+		buf_add_u32(b, ids[i]);
 	ds_add_crc(b, off, key);
 }
 
@@ -487,8 +505,12 @@ ds_record_ok(struct str key, struct str val)
 		msg_unref(sr.will);
 		return (true);
 	}
-	if (memcmp(key.p, "q/", 2) == 0)
-		return (ds_entry_record(key, val, &e) == 0);
+	if (memcmp(key.p, "q/", 2) == 0) {
+		if (ds_entry_record(key, val, &e) != 0)
+			return (false);
+		free(e.ids);
+		return (true);
+	}
 	if (memcmp(key.p, "d/", 2) == 0) {
 		if ((m = ds_msg_record(key, val)) == NULL)
 			return (false);
@@ -538,6 +560,15 @@ ds_hit_cmp(const void *a, const void *b)
 	return (x->sid < y->sid ? -1 : x->sid > y->sid);
 }
 
+/* Compare subscription identifiers. */
+static int
+ds_id_cmp(const void *a, const void *b)
+{
+	uint32_t	 x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
 struct ds_match {
 	struct worker	*w;
 	const struct msg *m;
@@ -577,7 +608,7 @@ ds_publish(struct worker *w, struct msg *m)
 	struct ds_hit	*h;
 	struct msg_ds	*md;
 	struct buf	 kb;
-	size_t		 off, i, n;
+	size_t		 off, i, j, n;
 	uint64_t	 pos;
 	uint16_t	 shard;
 	uint8_t		 kbuf[12];
@@ -593,16 +624,10 @@ ds_publish(struct worker *w, struct msg *m)
 		return;
 	}
 	qsort(w->ds_hits, w->n_hits, sizeof *w->ds_hits, ds_hit_cmp);
-	for (i = 1, n = 1; i < w->n_hits; i++) {
-		h = &w->ds_hits[n - 1];
-		if (w->ds_hits[i].sid == h->sid) {
-			if (w->ds_hits[i].qos > h->qos)
-				h->qos = w->ds_hits[i].qos;
-			continue;
-		}
-		w->ds_hits[n++] = w->ds_hits[i];
+	for (i = 0, n = 0; i < w->n_hits; i++) {
+		if (n == 0 || w->ds_hits[i].sid != w->ds_hits[n - 1].sid)
+			n++;
 	}
-	w->n_hits = n;
 	pos = __atomic_fetch_add(&ds_next_pos, 1, __ATOMIC_RELAXED);
 	shard = (uint16_t)(m->origin_hash %
 	    (uint32_t)config->durable_storage_messages_n_shards);
@@ -617,22 +642,39 @@ ds_publish(struct worker *w, struct msg *m)
 	ds_patch_len(&b->ops, off);
 	b->n_ops++;
 	b->n_msgs++;
-	md = xmalloc(sizeof *md + w->n_hits * sizeof md->sids[0]);
+	md = xmalloc(sizeof *md + n * sizeof md->sids[0]);
 	md->id = pos;
 	md->shard = shard;
-	md->n = (uint32_t)w->n_hits;
+	md->n = (uint32_t)n;
 	buf_init(&kb);
-	for (i = 0; i < w->n_hits; i++) {
+	/* One entry per session: the highest QoS of its matching
+	 * subscriptions and every identifier they carry (MQTT-3.3.4-3). */
+	for (i = 0, n = 0; i < w->n_hits; i = j) {
 		struct str	 cid;
+		uint32_t	 ids[255];
+		size_t		 n_ids = 0;
+		uint8_t		 qos = 0;
+		bool		 rap = false;
 
 		h = &w->ds_hits[i];
-		md->sids[i] = h->sid;
+		for (j = i; j < w->n_hits && w->ds_hits[j].sid == h->sid;
+		    j++) {
+			if (w->ds_hits[j].qos > qos)
+				qos = w->ds_hits[j].qos;
+			rap = rap || w->ds_hits[j].r->rap;
+			if (w->ds_hits[j].r->sub_id != 0 && n_ids < 255)
+				ids[n_ids++] = w->ds_hits[j].r->sub_id;
+		}
+		qsort(ids, n_ids, sizeof ids[0], ds_id_cmp);
+		md->sids[n++] = h->sid;
 		cid = STR(h->r->cid);
 		ds_op_cid(b, DS_OP_QNEW, cid);
 		ds_add_u64(&b->ops, pos);
+		off = buf_used(&b->ops) + 4;
+		buf_add_u32(&b->ops, 0);
 		ds_encode_entry(&b->ops, ds_key_entry(&kb, cid, pos), shard,
-		    h->qos, QI_QUEUED, 0, h->r->rap && m->retain,
-		    h->r->sub_id);
+		    qos, QI_QUEUED, 0, rap && m->retain, ids, n_ids);
+		ds_patch_len(&b->ops, off);
 	}
 	pthread_rwlock_unlock(&ds_index_lock);
 	buf_release(&kb);
@@ -729,16 +771,20 @@ ds_item_put(struct session *s, const struct qitem *qi, bool hold)
 	struct ds_batch	*b;
 	struct buf	 kb;
 	struct str	 cid = STR(s->client_id);
+	size_t		 off;
 
 	if (qi->ds_id == 0)
 		return;
 	b = ds_cur(s->w);
 	ds_op_cid(b, DS_OP_QPUT, cid);
 	ds_add_u64(&b->ops, qi->ds_id);
+	off = buf_used(&b->ops) + 4;
+	buf_add_u32(&b->ops, 0);
 	buf_init(&kb);
 	ds_encode_entry(&b->ops, ds_key_entry(&kb, cid, qi->ds_id),
 	    qi->ds_shard, qi->qos, qi->state, qi->pid, qi->retain,
-	    qi->n_ids == 1 ? qi->id : 0);
+	    qi->n_ids == 1 ? &qi->id : qi->ids, qi->n_ids);
+	ds_patch_len(&b->ops, off);
 	buf_release(&kb);
 	if (hold && s->conn != NULL)
 		ds_hold(s->conn);
@@ -1023,8 +1069,7 @@ ds_apply(struct ds_batch *b, struct store_batch *sb)
 		case DS_OP_QPUT:
 			cid = rd_str(&r, 2);
 			pos = rd_int(&r, 8);
-			rec = (struct str){ r.p, DS_ENTRY_LEN };
-			(void)rd_take(&r, DS_ENTRY_LEN);
+			rec = rd_str(&r, 4);
 			if (r.bad)
 				break;
 			store_batch_put(sb, ds_key_entry(&kb, cid, pos), rec);
@@ -1485,6 +1530,7 @@ ds_load_entry_cb(struct str key, struct str val, void *arg)
 	if (sv == NULL) {
 		store_batch_del(ld->sb, key);
 		ld->orphans++;
+		free(e.ids);
 		return (0);
 	}
 	if (sv->n_e == sv->cap_e) {
@@ -1552,13 +1598,13 @@ ds_load_attach(struct ds_load *ld)
 
 			lm = hmap_get(&ld->msgs, (struct str){
 			    (const uint8_t *)&e->pos, sizeof e->pos });
-			/* A placeholder is a bare uint64_t: no message. */
 			if (lm != NULL && lm->m != NULL)
 				e->m = msg_ref(lm->m);
 			else if (e->state != QI_WAIT_COMP) {
 				store_batch_del(ld->sb, ds_key_entry(&kb,
 				    STR(sv->cid), e->pos));
 				ld->dropped++;
+				free(e->ids);
 				continue;
 			}
 			if ((c = ds_count_get(e->pos)) == NULL)
@@ -1720,10 +1766,11 @@ ds_restore_one(struct worker *w, struct ds_saved *sv)
 		qi.state = e->state;
 		qi.pid = e->pid;
 		qi.retain = (e->flags & 1) != 0;
-		if (e->sub_id != 0) {
-			qi.n_ids = 1;
-			qi.id = e->sub_id;
-		}
+		qi.n_ids = e->n_ids;
+		if (e->n_ids == 1)
+			qi.id = e->ids[0];
+		else if (e->n_ids > 1)
+			qi.ids = TAKE(e->ids);
 		qi.ds_id = e->pos;
 		qi.ds_shard = e->shard;
 		session_restore_item(s, &qi);
@@ -1779,8 +1826,10 @@ ds_restore(void)
 	}
 	for (sv = ds_loaded; sv != NULL; sv = next) {
 		next = sv->next;
-		for (i = 0; i < sv->n_e; i++)
+		for (i = 0; i < sv->n_e; i++) {
 			msg_unref(sv->e[i].m);
+			free(sv->e[i].ids);
+		}
 		free(sv->e);
 		free(sv->rec);
 		free(sv->cid);

@@ -253,6 +253,19 @@ do
 	'
 done
 
+test_expect_success 'a queued message keeps the identifiers of every subscription it matched (kill)' '
+	durable sub d-ids -e 3600 --clean --sp 0 "d/ids/+@1,id=7" \
+	    "d/ids/#@2,id=9" "d/other/#@1,id=11" &&
+	durable pub "1:d/ids/x:both" &&
+	bounce kill &&
+	durable get d-ids -e 3600 --sp 1 -n 1 --quiet 0.5 >out &&
+	publishes out >actual &&
+	echo "PUBLISH d/ids/x qos=1 dup=0 retain=0 payload=both sub_id=7,9" \
+	    >expect &&
+	test_cmp expect actual &&
+	forget d-ids
+'
+
 test_expect_success 'a restored subscription does not send the retained messages again' '
 	durable sub d-ret -e 3600 --clean --sp 0 "d/ret@1" &&
 	durable pub "1r:d/ret:r1" &&
