@@ -47,7 +47,7 @@
 enum ds_op {
 	DS_OP_MSG = 1,		/* pos, shard, record: a stored message */
 	DS_OP_QNEW,		/* client id, pos, record: a new entry */
-	DS_OP_QPUT,		/* client id, pos, record: an entry changed */
+	DS_OP_QPUT,		/* client id, pos, record: entry changed */
 	DS_OP_QDEL,		/* client id, pos */
 	DS_OP_SPUT,		/* client id, record */
 	DS_OP_SDEL,		/* client id: the session and its entries */
@@ -607,7 +607,6 @@ ds_publish(struct worker *w, struct msg *m)
 	struct ds_batch	*b;
 	struct ds_hit	*h;
 	struct msg_ds	*md;
-	struct buf	 kb;
 	size_t		 off, i, j, n;
 	uint64_t	 pos;
 	uint16_t	 shard;
@@ -646,7 +645,6 @@ ds_publish(struct worker *w, struct msg *m)
 	md->id = pos;
 	md->shard = shard;
 	md->n = (uint32_t)n;
-	buf_init(&kb);
 	/* One entry per session: the highest QoS of its matching
 	 * subscriptions and every identifier they carry (MQTT-3.3.4-3). */
 	for (i = 0, n = 0; i < w->n_hits; i = j) {
@@ -672,12 +670,11 @@ ds_publish(struct worker *w, struct msg *m)
 		ds_add_u64(&b->ops, pos);
 		off = buf_used(&b->ops) + 4;
 		buf_add_u32(&b->ops, 0);
-		ds_encode_entry(&b->ops, ds_key_entry(&kb, cid, pos), shard,
-		    qos, QI_QUEUED, 0, rap && m->retain, ids, n_ids);
+		ds_encode_entry(&b->ops, ds_key_entry(&w->ds_key, cid, pos),
+		    shard, qos, QI_QUEUED, 0, rap && m->retain, ids, n_ids);
 		ds_patch_len(&b->ops, off);
 	}
 	pthread_rwlock_unlock(&ds_index_lock);
-	buf_release(&kb);
 	m->ds = md;
 	METRIC_INC(&w->metrics, MESSAGES_PERSISTED);
 }
@@ -769,7 +766,6 @@ void
 ds_item_put(struct session *s, const struct qitem *qi, bool hold)
 {
 	struct ds_batch	*b;
-	struct buf	 kb;
 	struct str	 cid = STR(s->client_id);
 	size_t		 off;
 
@@ -780,12 +776,10 @@ ds_item_put(struct session *s, const struct qitem *qi, bool hold)
 	ds_add_u64(&b->ops, qi->ds_id);
 	off = buf_used(&b->ops) + 4;
 	buf_add_u32(&b->ops, 0);
-	buf_init(&kb);
-	ds_encode_entry(&b->ops, ds_key_entry(&kb, cid, qi->ds_id),
+	ds_encode_entry(&b->ops, ds_key_entry(&s->w->ds_key, cid, qi->ds_id),
 	    qi->ds_shard, qi->qos, qi->state, qi->pid, qi->retain,
 	    qi->n_ids == 1 ? &qi->id : qi->ids, qi->n_ids);
 	ds_patch_len(&b->ops, off);
-	buf_release(&kb);
 	if (hold && s->conn != NULL)
 		ds_hold(s->conn);
 }
@@ -874,7 +868,6 @@ ds_before_sleep(struct worker *w)
 {
 	struct ds_batch	*b;
 	struct session	*s;
-	struct buf	 kb;
 	struct str	 key;
 	size_t		 off;
 	uint32_t	 i;
@@ -882,7 +875,6 @@ ds_before_sleep(struct worker *w)
 	if (w->ds_cur == NULL)
 		return;
 	b = w->ds_cur;
-	buf_init(&kb);
 	for (i = 0; i < w->n_dirty; i++) {
 		if ((s = session_by_sid(w, w->ds_dirty[i])) == NULL)
 			continue;
@@ -890,11 +882,10 @@ ds_before_sleep(struct worker *w)
 		ds_op_cid(b, DS_OP_SPUT, STR(s->client_id));
 		off = buf_used(&b->ops) + 4;
 		buf_add_u32(&b->ops, 0);
-		key = ds_key_session(&kb, STR(s->client_id));
+		key = ds_key_session(&w->ds_key, STR(s->client_id));
 		ds_encode_session(&b->ops, key, s);
 		ds_patch_len(&b->ops, off);
 	}
-	buf_release(&kb);
 	w->n_dirty = 0;
 	w->ds_cur = NULL;
 	b->seq = w->ds_seq++;
@@ -948,6 +939,7 @@ ds_worker_release(struct worker *w)
 		free(w->ds_cur);
 		w->ds_cur = NULL;
 	}
+	buf_release(&w->ds_key);
 	free(w->ds_dirty);
 	free(w->held);
 	free(w->ds_hits);
@@ -1220,10 +1212,11 @@ struct ds_gc {
 static void
 ds_gc_flush(struct ds_gc *g, bool force)
 {
-	char	*cause = NULL;
+	char		*cause = NULL;
+	uint32_t	 max;
 
-	if (++g->pending < (uint32_t)config->durable_sessions_session_gc_batch_size &&
-	    !force)
+	max = (uint32_t)config->durable_sessions_session_gc_batch_size;
+	if (++g->pending < max && !force)
 		return;
 	g->pending = 0;
 	if (!store_batch_empty(g->sb) &&
@@ -1363,9 +1356,12 @@ ds_main(void *arg)
 	struct ds_batch	*list, **tailp, *b;
 	struct timespec	 ts;
 	uint64_t	 now, next_hb, next_gc, first_at = 0, wake, wait_ms;
-	uint32_t	 msgs, max = (uint32_t)config->durable_sessions_batch_size;
-	uint64_t	 hb = (uint64_t)config->durable_sessions_heartbeat_interval;
-	uint64_t	 gc = (uint64_t)config->durable_sessions_session_gc_interval;
+	uint32_t	 msgs;
+	uint32_t	 max = (uint32_t)config->durable_sessions_batch_size;
+	uint64_t	 hb = (uint64_t)
+	    config->durable_sessions_heartbeat_interval;
+	uint64_t	 gc = (uint64_t)
+	    config->durable_sessions_session_gc_interval;
 	uint64_t	 flush = (uint64_t)
 	    config->durable_storage_messages_flush_interval;
 
@@ -1427,7 +1423,8 @@ ds_main(void *arg)
 		pthread_mutex_lock(&ds_mtx);
 timers:
 		now = ds_mono_ms();
-		if ((hb != 0 && now >= next_hb) || (gc != 0 && now >= next_gc)) {
+		if ((hb != 0 && now >= next_hb) ||
+		    (gc != 0 && now >= next_gc)) {
 			bool	 do_hb = hb != 0 && now >= next_hb;
 			bool	 do_gc = gc != 0 && now >= next_gc;
 

@@ -99,6 +99,7 @@ struct worker {
 	struct conn	**held;		/* conns whose output waits */
 	uint32_t	 n_held, cap_held;
 	struct ds_hit	*ds_hits;	/* scratch for one publish */
+	struct buf	 ds_key;	/* scratch for storage keys */
 	size_t		 n_hits, cap_hits;
 	bool		 stopping;
 	uint64_t	 now;		/* ms, refreshed each loop turn */

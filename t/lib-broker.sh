@@ -254,3 +254,13 @@ refused () {
 wait_until_epoch () {
 	wait_for "test \$(date +%s) -ge $1" 30
 }
+
+# lines_of EXPECT ACTUAL: every line of ACTUAL is a line of EXPECT.
+lines_of () {
+	grep -v -x -F -f "$1" "$2" >"$2.unexpected"
+	test ! -s "$2.unexpected" || {
+		echo "lines_of: lines of $2 not in $1:"
+		cat "$2.unexpected"
+		return 1
+	}
+}

@@ -41,16 +41,6 @@ one_line () {
 	}
 }
 
-# lines_of EXPECT ACTUAL: every line of ACTUAL is a line of EXPECT.
-lines_of () {
-	grep -v -x -F -f "$1" "$2" >"$2.unexpected"
-	test ! -s "$2.unexpected" || {
-		echo "lines_of: lines of $2 not in $1:"
-		cat "$2.unexpected"
-		return 1
-	}
-}
-
 test_expect_success 'start: the store is created with format version 1' '
 	start_broker &&
 	test -d "$STORE" &&
