@@ -87,3 +87,10 @@ metrics_connections_max(void)
 {
 	return (__atomic_load_n(&metrics_conn_max, __ATOMIC_RELAXED));
 }
+
+/* Stub until the exposition lands. */
+void
+metrics_prometheus(struct buf *out)
+{
+	(void)out;
+}

@@ -49,4 +49,9 @@ void		 metrics_snapshot(uint64_t *out);
 uint64_t	 metrics_connections_max(void);
 void		 metrics_note_connections(uint64_t);
 
+struct buf;
+/* The Prometheus text exposition of every metric, stat and VM figure,
+ * with EMQX's names (GET /api/v5/prometheus/stats); any thread. */
+void		 metrics_prometheus(struct buf *out);
+
 #endif
