@@ -14,6 +14,7 @@ packages="
 	libjansson-dev
 	perl python3 python3-paho-mqtt python3-yaml
 	mosquitto mosquitto-clients curl openssl
+	prometheus chromium
 "
 case ${1:-} in
 --extra) packages="$packages clang valgrind" ;;
@@ -55,6 +56,15 @@ case " $missing " in
 		$sudo systemctl disable --now mosquitto >/dev/null 2>&1 || :
 		echo "deps.sh: stopped and disabled the mosquitto service" \
 		    "(port 1883 is flockmq's default)"
+	fi
+	;;
+esac
+case " $missing " in
+*" prometheus "*)
+	# Its service (port 9090) is not ours either; tests run their own.
+	if test -d /run/systemd/system; then
+		$sudo systemctl disable --now prometheus \
+		    prometheus-node-exporter >/dev/null 2>&1 || :
 	fi
 	;;
 esac
