@@ -21,6 +21,8 @@ struct str {
 
 #define STR(s)		((struct str){ (const uint8_t *)(s), strlen(s) })
 #define STR_NULL	((struct str){ NULL, 0 })
+/* A view of a buffer's unread bytes. */
+#define STRB(b)		((struct str){ buf_head(b), buf_used(b) })
 
 /* 32-bit offsets keep a conn's two buffers small; 4 GB is far past any
  * packet or queue limit (buf_reserve aborts beyond it). */

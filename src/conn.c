@@ -129,20 +129,29 @@ conn_adopt(struct worker *w, int fd, struct listener *l, uint8_t family,
 	return (c);
 }
 
+/* The peer's IP address as text, without the port ("" if unknown). */
+const char *
+conn_ip(const struct conn *c)
+{
+	static __thread char	 a[INET6_ADDRSTRLEN];
+
+	a[0] = '\0';
+	if (c->family == AF_INET6 || c->family == AF_INET)
+		inet_ntop(c->family, c->addr, a, sizeof a);
+	return (a);
+}
+
 /* The peer's address as text. */
 const char *
 conn_addr(const struct conn *c)
 {
 	static __thread char	 s[INET6_ADDRSTRLEN + 16];
-	char			 a[INET6_ADDRSTRLEN];
 
-	if (c->family == AF_INET6) {
-		inet_ntop(AF_INET6, c->addr, a, sizeof a);
-		snprintf(s, sizeof s, "[%s]:%u", a, c->port);
-	} else if (c->family == AF_INET) {
-		inet_ntop(AF_INET, c->addr, a, sizeof a);
-		snprintf(s, sizeof s, "%s:%u", a, c->port);
-	} else
+	if (c->family == AF_INET6)
+		snprintf(s, sizeof s, "[%s]:%u", conn_ip(c), c->port);
+	else if (c->family == AF_INET)
+		snprintf(s, sizeof s, "%s:%u", conn_ip(c), c->port);
+	else
 		snprintf(s, sizeof s, "unknown");
 	return (s);
 }
@@ -287,6 +296,7 @@ conn_flush(struct conn *c)
 			return (-1);
 		}
 		METRIC_ADD(&c->w->metrics, BYTES_SENT, n);
+		c->send_oct += (uint64_t)n;
 		buf_consume(&c->tx, (size_t)n);
 		if (c->hold_idx != 0)
 			c->tx_ok -= (uint32_t)n;
@@ -496,6 +506,7 @@ conn_read(struct conn *c)
 		return;
 	}
 	METRIC_ADD(&w->metrics, BYTES_RECEIVED, n);
+	c->recv_oct += (uint64_t)n;
 	if (buf_used(&c->rx) != 0) {
 		c->rx.len += (size_t)n;
 		conn_feed(c, buf_head(&c->rx), buf_used(&c->rx), true);

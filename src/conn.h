@@ -93,6 +93,10 @@ struct conn {
 	uint32_t	 outq_ms;	/* when outq was read */
 	uint32_t	 outq;		/* the kernel's unsent bytes then */
 	double		 ka_timeout;
+	uint64_t	 connected_at;	/* ms, wall clock, at CONNACK */
+	uint64_t	 recv_oct, send_oct;	/* per client, for REST */
+	uint64_t	 recv_pkt, send_pkt;
+	uint64_t	 recv_msg, send_msg;
 	uint32_t	 hold_seq;	/* output waits for this storage batch */
 	uint32_t	 tx_ok;		/* while held: bytes of tx that may go */
 	uint32_t	 hold_idx;	/* 1 + index in w->held, 0 if not held */
@@ -122,6 +126,8 @@ void		 conn_timer_rearm(struct conn *);
 /* "client 'id' 1.2.3.4:5678" for logs; static per-thread buffer. */
 const char	*conn_name(const struct conn *);
 const char	*conn_addr(const struct conn *);
+/* The IP address alone ("::1", "127.0.0.1"); static per-thread buffer. */
+const char	*conn_ip(const struct conn *);
 void		 conn_resume_reading(struct conn *);
 /* True if the client took some of what we sent within the last stall_ms
  * (our writes, or the kernel's send queue going down). */

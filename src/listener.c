@@ -13,6 +13,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@
 
 struct listener		**listeners;
 size_t			  n_listeners;
+/* Serialises listener_start and listener_stop. */
+static pthread_mutex_t	  listener_lock;
 
 /* Parse a bind address; see listener.h. */
 int
@@ -195,23 +198,66 @@ listener_accept_cb(EV_P_ ev_io *io, int revents)
 	}
 }
 
-/* Bind every enabled TCP listener for every worker. */
+/*
+ * Bind one socket per worker for a listener: socks[k] for worker k.  The
+ * sockets are not watched yet; on failure none is left open.
+ */
+static struct listener_sock **
+listener_bind(struct listener *l, char **cause)
+{
+	const struct config_listener	*lc = l->cfg;
+	struct listener_sock		**socks;
+	struct sockaddr_storage		 ss;
+	socklen_t			 len;
+	unsigned			 k;
+	int				 fd;
+
+	if (listener_parse_bind(lc->bind, &ss, &len, cause) != 0)
+		return (NULL);
+	if (listener_socket(&ss, len, lc->id, lc->bind, 0, cause) != 0)
+		return (NULL);
+	socks = xcalloc(n_workers, sizeof *socks);
+	for (k = 0; k < n_workers; k++) {
+		fd = listener_socket(&ss, len, lc->id, lc->bind, 1, cause);
+		if (fd == -1)
+			goto fail;
+		socks[k] = xcalloc(1, sizeof *socks[k]);
+		socks[k]->l = l;
+		socks[k]->w = workers[k];
+		socks[k]->fd = fd;
+		socks[k]->tokens = 1;
+		ev_io_init(&socks[k]->io, listener_accept_cb, fd, EV_READ);
+		socks[k]->io.data = socks[k];
+		ev_init(&socks[k]->backoff, listener_backoff_cb);
+		socks[k]->backoff.data = socks[k];
+	}
+	return (socks);
+fail:
+	while (k-- > 0) {
+		close(socks[k]->fd);
+		free(socks[k]);
+	}
+	free(socks);
+	return (NULL);
+}
+
+/* Bind every TCP listener for every worker; the enabled ones start. */
 int
 listener_init(char **cause)
 {
 	const struct config_listener	*lc;
 	struct listener			*l;
-	struct listener_sock		*ls;
+	struct listener_sock		**socks;
 	struct sockaddr_storage		 ss;
 	socklen_t			 len;
 	size_t				 i;
 	unsigned			 k;
-	int				 fd;
 
+	pthread_mutex_init(&listener_lock, NULL);
 	listeners = xcalloc(config->n_listeners + 1, sizeof *listeners);
 	for (i = 0; i < config->n_listeners; i++) {
 		lc = &config->listeners[i];
-		if (!lc->enable)
+		if (lc->type != CONFIG_L_TCP && !lc->enable)
 			continue;
 		if (lc->type != CONFIG_L_TCP) {
 			log_warn("listener: %s not started: only tcp "
@@ -228,34 +274,108 @@ listener_init(char **cause)
 		}
 		if (listener_parse_bind(lc->bind, &ss, &len, cause) != 0)
 			return (-1);
-		if (listener_socket(&ss, len, lc->id, lc->bind, 0, cause) != 0)
-			return (-1);
 		l = xcalloc(1, sizeof *l);
 		l->cfg = lc;
 		l->id = xstrdup(lc->id);
 		l->bind_text = xstrdup(lc->bind);
 		l->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 		listeners[n_listeners++] = l;
+		if (!lc->enable)
+			continue;
+		/* The workers wait for main_start_accepts: theirs now. */
+		if ((socks = listener_bind(l, cause)) == NULL)
+			return (-1);
 		for (k = 0; k < n_workers; k++) {
-			fd = listener_socket(&ss, len, lc->id, lc->bind, 1,
-			    cause);
-			if (fd == -1)
-				return (-1);
-			ls = xcalloc(1, sizeof *ls);
-			ls->l = l;
-			ls->w = workers[k];
-			ls->fd = fd;
-			ls->tokens = 1;
-			ev_io_init(&ls->io, listener_accept_cb, fd, EV_READ);
-			ls->io.data = ls;
-			ev_init(&ls->backoff, listener_backoff_cb);
-			ls->backoff.data = ls;
-			ls->next = workers[k]->lsocks;
-			workers[k]->lsocks = ls;
+			socks[k]->next = workers[k]->lsocks;
+			workers[k]->lsocks = socks[k];
 		}
+		free(socks);
 		l->running = 1;
 	}
 	return (0);
+}
+
+/* A listener by id ("tcp:default"), or NULL. */
+struct listener *
+listener_find(const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; i < n_listeners; i++) {
+		if (strcmp(listeners[i]->id, id) == 0)
+			return (listeners[i]);
+	}
+	return (NULL);
+}
+
+/* listener_start's part on each worker: watch its new socket. */
+static void
+listener_attach_cb(struct worker *w, void *arg)
+{
+	struct listener_sock	**socks = arg, *ls = socks[w->id];
+
+	ls->next = w->lsocks;
+	w->lsocks = ls;
+	ls->tok_at = ev_now(w->loop.ev);
+	ev_io_start(w->loop.ev, &ls->io);
+}
+
+/* listener_stop's part on each worker: close its socket of l. */
+static void
+listener_detach_cb(struct worker *w, void *arg)
+{
+	struct listener		*l = arg;
+	struct listener_sock	**pp, *ls;
+
+	for (pp = &w->lsocks; (ls = *pp) != NULL;) {
+		if (ls->l != l) {
+			pp = &ls->next;
+			continue;
+		}
+		*pp = ls->next;
+		ev_io_stop(w->loop.ev, &ls->io);
+		ev_timer_stop(w->loop.ev, &ls->backoff);
+		close(ls->fd);
+		free(ls);
+	}
+}
+
+/* Start accepting on a stopped listener (not from a worker). */
+int
+listener_start(struct listener *l, char **cause)
+{
+	struct listener_sock	**socks;
+
+	pthread_mutex_lock(&listener_lock);
+	if (l->running) {
+		pthread_mutex_unlock(&listener_lock);
+		return (0);
+	}
+	if ((socks = listener_bind(l, cause)) == NULL) {
+		pthread_mutex_unlock(&listener_lock);
+		log_warn("%s", *cause);
+		return (-1);
+	}
+	worker_call_all_wait(listener_attach_cb, socks);
+	free(socks);
+	__atomic_store_n(&l->running, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&listener_lock);
+	log_notice("listener: %s started on %s", l->id, l->bind_text);
+	return (0);
+}
+
+/* Stop accepting; open connections stay (not from a worker). */
+void
+listener_stop(struct listener *l)
+{
+	pthread_mutex_lock(&listener_lock);
+	if (l->running) {
+		worker_call_all_wait(listener_detach_cb, l);
+		__atomic_store_n(&l->running, 0, __ATOMIC_RELAXED);
+		log_notice("listener: %s stopped; its %u connections stay",
+		    l->id, __atomic_load_n(&l->conns, __ATOMIC_RELAXED));
+	}
+	pthread_mutex_unlock(&listener_lock);
 }
 
 /* Start this worker's accept watchers (worker thread). */

@@ -41,6 +41,12 @@ int	 listener_init(char **cause);
 /* Start accepting on this worker (called in the worker thread). */
 void	 listener_worker_start(struct worker *);
 void	 listener_worker_stop(struct worker *);
+/* Run-time control (REST, ctl; not from a worker): a listener by id, or
+ * NULL; start binds its sockets again (-1 and *cause if it cannot); stop
+ * closes them and leaves its connections open.  Both are idempotent. */
+struct listener	*listener_find(const char *id);
+int	 listener_start(struct listener *, char **cause);
+void	 listener_stop(struct listener *);
 void	 listener_free_all(void);
 /* Parse "host:port", "[v6]:port" or "port". */
 int	 listener_parse_bind(const char *, struct sockaddr_storage *,

@@ -15,8 +15,11 @@
 
 #include <ev.h>
 
+#include "banned.h"
 #include "config.h"
+#include "ctl.h"
 #include "ds.h"
+#include "http.h"
 #include "listener.h"
 #include "log.h"
 #include "retain.h"
@@ -43,7 +46,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: flockmq [-c FILE] foreground | start | stop | "
-	    "check-config | version | store repair\n"
+	    "check-config | version | store repair | ctl ARGS...\n"
 	    "  foreground    run in the foreground, logging to stderr\n"
 	    "  start         run as a daemon (pid file in node.data_dir)\n"
 	    "  stop          stop the daemon started with 'start'\n"
@@ -51,6 +54,7 @@ usage(void)
 	    "  version       print the version\n"
 	    "  config-example  print an example configuration with every key\n"
 	    "  store repair  salvage a damaged store (the node stopped)\n"
+	    "  ctl ARGS...   manage the running node ('ctl help' lists them)\n"
 	    "  -c FILE       configuration file (default %s)\n",
 	    FLOCKMQ_CONFIG_FILE);
 	exit(2);
@@ -123,6 +127,8 @@ main_signal_cb(EV_P_ ev_signal *w, int revents)
 	    w->signum == SIGTERM ? "SIGTERM" : "SIGINT");
 	ev_signal_stop(EV_A, &main_sigterm);
 	ev_signal_stop(EV_A, &main_sigint);
+	/* HTTP first: its requests may wait for the workers. */
+	http_release();
 	worker_stop_all();
 	ev_break(EV_A, EVBREAK_ALL);
 }
@@ -225,6 +231,13 @@ main_run(int daemon_mode)
 		free(cause);
 		return (1);
 	}
+	if (banned_init(&cause) != 0) {
+		log_err("%s", cause);
+		free(cause);
+		banned_release();
+		store_close();
+		return (1);
+	}
 	retain_init();
 	if (retain_load(&cause) != 0) {
 		log_err("%s", cause);
@@ -255,6 +268,19 @@ main_run(int daemon_mode)
 	ds_restore();
 	worker_call_all_wait(main_start_accepts, NULL);
 	sys_init(loop);
+	if (http_init(&cause) != 0) {
+		log_err("%s", cause);
+		free(cause);
+		http_release();
+		sys_release();
+		worker_stop_all();
+		worker_join_all();
+		listener_free_all();
+		retain_release();
+		banned_release();
+		store_close();
+		return (1);
+	}
 
 	ev_signal_init(&main_sigterm, main_signal_cb, SIGTERM);
 	ev_signal_start(loop, &main_sigterm);
@@ -267,6 +293,8 @@ main_run(int daemon_mode)
 		char	*ls = NULL, *tmp;
 
 		for (i = 0; i < n_listeners; i++) {
+			if (!listeners[i]->running)
+				continue;
 			xasprintf(&tmp, "%s%s%s %s", ls != NULL ? ls : "",
 			    ls != NULL ? ", " : "", listeners[i]->id,
 			    listeners[i]->bind_text);
@@ -275,8 +303,10 @@ main_run(int daemon_mode)
 		}
 		/* Always logged, whatever the level: tools wait for it. */
 		log_write(LOG_L_NOTICE, "flockmq is ready: node '%s', %u workers, "
-		    "listeners: %s", config->node_name, nw,
-		    ls != NULL ? ls : "none");
+		    "listeners: %s; dashboard: %s", config->node_name, nw,
+		    ls != NULL ? ls : "none",
+		    config->dashboard_listeners_http_enable ?
+		    config->dashboard_listeners_http_bind : "off");
 		free(ls);
 	}
 	if (main_ready_fd != -1) {
@@ -292,6 +322,7 @@ main_run(int daemon_mode)
 	worker_join_all();
 	listener_free_all();
 	retain_release();
+	banned_release();
 	store_close();
 	router_exclusive_free_all();
 	if (main_pidfile != NULL) {
@@ -371,6 +402,11 @@ main_store_check(struct str key, struct str val)
 		return (true);
 	if (key.len > 2 && memcmp(key.p, "r/", 2) == 0)
 		return (retain_record_ok(key, val));
+	if (key.len > 2 && memcmp(key.p, "b/", 2) == 0)
+		return (banned_record_ok(key, val));
+	if (key.len > 2 && (memcmp(key.p, "u/", 2) == 0 ||
+	    memcmp(key.p, "k/", 2) == 0))
+		return (http_record_ok(key, val));
 	return (ds_record_ok(key, val));
 }
 
@@ -448,7 +484,7 @@ main(int argc, char **argv)
 	const char	*path = FLOCKMQ_CONFIG_FILE, *cmd;
 	int		 ch, explicit = 0, rv;
 
-	while ((ch = getopt(argc, argv, "c:h")) != -1) {
+	while ((ch = getopt(argc, argv, "+c:h")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -457,6 +493,12 @@ main(int argc, char **argv)
 		default:
 			usage();
 		}
+	}
+	if (optind < argc && strcmp(argv[optind], "ctl") == 0) {
+		config = main_config(path, explicit, 1);
+		rv = ctl_main(argc - optind, argv + optind);
+		config_free(config);
+		return (rv);
 	}
 	if (optind == argc - 2 && strcmp(argv[optind], "store") == 0 &&
 	    strcmp(argv[optind + 1], "repair") == 0) {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "banned.h"
 #include "config.h"
 #include "conn.h"
 #include "ds.h"
@@ -192,6 +193,7 @@ proto_send(struct conn *c, const struct mqtt_packet *pkt)
 		mqtt_encode(&c->tx, c->version, &p2);
 	}
 	METRIC_INC(&c->w->metrics, PACKETS_SENT);
+	c->send_pkt++;
 	conn_want_flush(c);
 }
 
@@ -418,6 +420,17 @@ proto_connect(struct conn *c, const struct mqtt_packet *pkt)
 		assigned = proto_assign_id(c);
 		id = STR(assigned);
 	}
+	if (!banned_empty()) {
+		char	 ip[64], why[512];
+
+		banned_addr_ip(conn_addr(c), ip, sizeof ip);
+		if (banned_match(id, ct->has_username ? ct->username :
+		    STR_NULL, ip, why, sizeof why)) {
+			proto_refuse_id(c, v, MQTT_RC_BANNED,
+			    MQTT3_RC_NOT_AUTHORIZED, why, id);
+			goto out;
+		}
+	}
 	if (v == MQTT_V5 &&
 	    (ct->props.has & MQTT_HAS(MQTT_PROP_AUTH_METHOD))) {
 		proto_refuse_id(c, v, MQTT_RC_BAD_AUTHENTICATION_METHOD,
@@ -572,6 +585,7 @@ proto_connect(struct conn *c, const struct mqtt_packet *pkt)
 	METRIC_INC(&w->metrics, CLIENT_CONNACK);
 	ka = c->keepalive * config->mqtt_keepalive_multiplier;
 	conn_set_state(c, CONN_S_OPEN);
+	c->connected_at = now_ms();
 	conn_touch(c);
 	conn_set_keepalive(c, ka);
 	METRIC_INC(&w->metrics, CLIENT_CONNECTED);
@@ -643,6 +657,7 @@ proto_publish(struct conn *c, const struct mqtt_packet *pkt)
 	if (alias != 0 && pb->topic.len != 0)
 		alias_in_set(c, alias, topic);
 	METRIC_INC(&w->metrics, MESSAGES_RECEIVED);
+	c->recv_msg++;
 	switch (pb->qos) {
 	case 0:
 		METRIC_INC(&w->metrics, MESSAGES_QOS0_RECEIVED);
@@ -774,6 +789,8 @@ proto_send_publish(struct conn *c, struct qitem *qi, bool dup)
 	METRIC_INC(&c->w->metrics, PACKETS_SENT);
 	METRIC_INC(&c->w->metrics, PACKETS_PUBLISH_SENT);
 	METRIC_INC(&c->w->metrics, MESSAGES_SENT);
+	c->send_pkt++;
+	c->send_msg++;
 	switch (qi->qos) {
 	case 0:
 		METRIC_INC(&c->w->metrics, MESSAGES_QOS0_SENT);
@@ -1076,6 +1093,7 @@ proto_input(struct conn *c, const uint8_t *p, size_t len, bool *handoff)
 			return (off);
 		}
 		METRIC_INC(&c->w->metrics, PACKETS_RECEIVED);
+		c->recv_pkt++;
 		if (c->state == CONN_S_NEW) {
 			id = pkt.u.connect.client_id;
 			if (config->mqtt_use_username_as_clientid &&

@@ -86,6 +86,7 @@ session_new(struct worker *w, struct str client_id)
 	struct session	*s;
 
 	s = xcalloc(1, sizeof *s);
+	s->created_at = now_ms();
 	s->sid = session_slot_take(w, s);
 	s->client_id = str_dup(client_id);
 	s->client_hash = hash_bytes(client_id.p, client_id.len);

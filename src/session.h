@@ -100,6 +100,7 @@ struct session {			/* fields by size: no padding */
 	struct will	*will;
 	uint64_t	*thr;		/* publishers' sids we throttle */
 	uint64_t	 detached_at;	/* ms, wall clock; durable only */
+	uint64_t	 created_at;	/* ms, wall clock */
 	uint32_t	 client_hash;
 	uint32_t	 expiry;	/* seconds; UINT32_MAX never */
 	unsigned	 n_subs;

@@ -321,9 +321,10 @@ worker_call_one(struct worker *w, void *arg)
 	pthread_mutex_unlock(&cw->lock);
 }
 
-/* Run fn on every worker thread and wait until all have run it. */
-void
-worker_call_all_wait(void (*fn)(struct worker *, void *), void *arg)
+/* Run fn on workers [from, to) and wait until all have run it. */
+static void
+worker_call_range_wait(unsigned from, unsigned to,
+    void (*fn)(struct worker *, void *), void *arg)
 {
 	struct call_wait	 cw;
 	struct worker_call	*call;
@@ -331,10 +332,10 @@ worker_call_all_wait(void (*fn)(struct worker *, void *), void *arg)
 
 	pthread_mutex_init(&cw.lock, NULL);
 	pthread_cond_init(&cw.cond, NULL);
-	cw.left = n_workers;
+	cw.left = to - from;
 	cw.fn = fn;
 	cw.arg = arg;
-	for (i = 0; i < n_workers; i++) {
+	for (i = from; i < to; i++) {
 		call = xcalloc(1, sizeof *call);
 		call->hdr.kind = INBOX_CALL;
 		call->fn = worker_call_one;
@@ -347,6 +348,21 @@ worker_call_all_wait(void (*fn)(struct worker *, void *), void *arg)
 	pthread_mutex_unlock(&cw.lock);
 	pthread_mutex_destroy(&cw.lock);
 	pthread_cond_destroy(&cw.cond);
+}
+
+/* Run fn on every worker thread and wait until all have run it. */
+void
+worker_call_all_wait(void (*fn)(struct worker *, void *), void *arg)
+{
+	worker_call_range_wait(0, n_workers, fn, arg);
+}
+
+/* Run fn on one worker's thread and wait for it. */
+void
+worker_call_wait(struct worker *w, void (*fn)(struct worker *, void *),
+    void *arg)
+{
+	worker_call_range_wait(w->id, w->id + 1, fn, arg);
 }
 
 /* Hand a connection's socket and unread bytes to another worker. */

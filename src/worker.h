@@ -117,6 +117,9 @@ void		 worker_post(struct worker *, struct inbox_item *);
 /* Run fn(w, arg) on every worker and wait for all of them (not from a worker). */
 void		 worker_call_all_wait(void (*fn)(struct worker *, void *),
 		    void *arg);
+/* Run fn(w, arg) on one worker and wait for it (not from a worker). */
+void		 worker_call_wait(struct worker *,
+		    void (*fn)(struct worker *, void *), void *arg);
 
 
 struct listener;
