@@ -4,7 +4,8 @@
  * Each worker increments its own array with relaxed atomic load/store (no
  * locked instruction on the hot path); readers on other threads sum the
  * arrays with relaxed loads.  Node-wide values that no worker owns
- * (retained count, maxima) live in metrics.c.
+ * (retained count, maxima, rates) live in metrics.c, sampled once a second
+ * on the node loop.
  */
 #ifndef METRICS_H
 #define METRICS_H
@@ -48,6 +49,11 @@ void		 metrics_snapshot(uint64_t *out);
 /* Highest connections.count seen (connections.max). */
 uint64_t	 metrics_connections_max(void);
 void		 metrics_note_connections(uint64_t);
+
+struct ev_loop;
+/* Sample rates, CPU and maxima every second on the node loop (sys_init). */
+void		 metrics_sampler_start(struct ev_loop *);
+void		 metrics_sampler_stop(void);
 
 struct buf;
 /* The Prometheus text exposition of every metric, stat and VM figure,

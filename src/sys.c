@@ -210,6 +210,7 @@ sys_init(struct ev_loop *loop)
 	sys_pub("version", PACKAGE_VERSION, 1);
 	sys_pub("sysdescr", "flockmq MQTT broker", 1);
 	sys_publish("$SYS/brokers", config->node_name, 1);
+	metrics_sampler_start(loop);
 	if (config->sys_topics_sys_msg_interval > 0 &&
 	    config->sys_topics_sys_msg_interval != CONFIG_INFINITY) {
 		iv = (double)config->sys_topics_sys_msg_interval / 1000.0;
@@ -231,6 +232,7 @@ sys_release(void)
 {
 	if (sys_loop == NULL)
 		return;
+	metrics_sampler_stop();
 	ev_timer_stop(sys_loop, &sys_msg_timer);
 	ev_timer_stop(sys_loop, &sys_hb_timer);
 	sys_loop = NULL;
