@@ -22,6 +22,18 @@ void	 banned_release(void);
  * is banned and the ban has not expired. */
 bool	 banned_check(const char *clientid, const char *username,
 	    const char *ip);
+/* True while no ban is in memory (one atomic load): CONNECT skips the rest. */
+bool	 banned_empty(void);
+/* banned_check for CONNECT: username.p NULL for none; with why, a line
+ * describing the ban that matched (kind, who, by, until, reason). */
+bool	 banned_match(struct str clientid, struct str username,
+	    const char *ip, char *why, size_t whylen);
+/* The address of conn_addr()'s text ("1.2.3.4:5", "[::1]:5") without the
+ * port and brackets, into ip. */
+void	 banned_addr_ip(const char *addr, char *ip, size_t len);
+/* Delete the bans whose "until" has passed (from memory and the store);
+ * the REST calls do it too, so a timer is optional. */
+void	 banned_expire(void);
 /* Every ban in force, as EMQX's objects (as, who, by, reason, at, until),
  * oldest first; new reference. */
 json_t	*banned_list(void);
