@@ -125,6 +125,8 @@ conn_adopt(struct worker *w, int fd, struct listener *l, uint8_t family,
 	c->port = port;
 	memcpy(c->addr, addr, sizeof c->addr);
 	buf_add(&c->rx, buf_head(rx), buf_used(rx));
+	/* Read by the worker that handed it over, counted here. */
+	c->recv_oct = buf_used(rx);
 	conn_set_keepalive(c, (double)config->mqtt_idle_timeout / 1000.0);
 	return (c);
 }

@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,7 @@
 /* Route flags. */
 #define HTTP_F_NOAUTH		0x1	/* served without authentication */
 #define HTTP_F_CTL		0x2	/* only on the ctl socket */
+#define HTTP_F_USER		0x4	/* a dashboard user, not an API key */
 
 struct http_req {
 	uint32_t		 magic;
@@ -83,6 +85,7 @@ struct http_req {
 	const char		*url;
 	bool			 trusted;	/* the ctl socket */
 	bool			 too_big;
+	bool			 by_key;	/* authenticated by an API key */
 	struct buf		 body;
 	char			*seg[HTTP_MAX_SEGS];	/* path, decoded */
 	size_t			 n_seg;
@@ -309,8 +312,13 @@ http_parse_time(const char *s, int64_t *out)
 	}
 	if (*p == 'Z' || *p == 'z')
 		p++;
-	else if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &h,
-	    &m) == 2) {
+	else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
+	    isdigit((unsigned char)p[2]) && p[3] == ':' &&
+	    isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5])) {
+		h = (p[1] - '0') * 10 + (p[2] - '0');
+		m = (p[4] - '0') * 10 + (p[5] - '0');
+		if (h > 23 || m > 59)
+			return (-1);
 		off = (h * 3600L + m * 60L) * (*p == '-' ? -1 : 1);
 		p += 6;
 	} else
@@ -827,6 +835,7 @@ http_auth(struct http_req *r)
 					continue;
 				snprintf(r->who, sizeof r->who, "%s",
 				    k->name);
+				r->by_key = true;
 				ok = true;
 			}
 		}
@@ -911,9 +920,10 @@ http_page_args(struct http_req *r, long *page, long *limit)
 	if (p != NULL) {
 		errno = 0;
 		*page = strtol(p, &end, 10);
-		if (*p == '\0' || *end != '\0' || errno != 0 || *page < 1) {
+		if (*p == '\0' || *end != '\0' || errno != 0 || *page < 1 ||
+		    *page > LONG_MAX / HTTP_PAGE_LIMIT_MAX) {
 			http_error(r, 400, "BAD_REQUEST", "bad page '%s' "
-			    "(1 or more)", p);
+			    "(1 to %ld)", p, LONG_MAX / HTTP_PAGE_LIMIT_MAX);
 			return (false);
 		}
 	}
@@ -940,8 +950,9 @@ http_page(struct http_req *r, json_t *all, long page, long limit)
 	from = (size_t)(page - 1) * (size_t)limit;
 	for (i = from; i < n && i < from + (size_t)limit; i++)
 		json_array_append(data, json_array_get(all, i));
-	http_json(r, 200, json_pack("{s:o, s:{s:i, s:i, s:I, s:b}}", "data",
-	    data, "meta", "page", (int)page, "limit", (int)limit, "count",
+	http_json(r, 200, json_pack("{s:o, s:{s:I, s:i, s:I, s:b}}", "data",
+	    data, "meta", "page", (json_int_t)page, "limit", (int)limit,
+	    "count",
 	    (json_int_t)n, "hasnext", from + (size_t)limit < n));
 	json_decref(all);
 }
@@ -1016,6 +1027,7 @@ http_client_json(const struct session *s)
 	    "inflight_cnt", (int)s->n_inflight, "mqueue_len", (int)s->q_len,
 	    "awaiting_rel_cnt", (int)s->n_awrel, "inflight_max",
 	    (int)s->recv_max);
+	json_object_set_new(j, "mqueue_dropped", json_integer(s->dropped));
 	json_object_set_new(j, "proto_name", json_string(s->version == 3 ?
 	    "MQIsdp" : "MQTT"));
 	if (c == NULL) {
@@ -1331,9 +1343,15 @@ http_get_subscriptions(struct http_req *r)
 		}
 		f.qos = q[0] - '0';
 	}
+	f.share_group = http_arg_str(r, "share_group");
+	if (f.share_group != NULL && f.share_group[0] == '\0') {
+		http_error(r, 400, "BAD_REQUEST", "share_group must not be "
+		    "empty");
+		free(f.share_group);
+		return;
+	}
 	f.clientid = http_arg_str(r, "clientid");
 	f.topic = http_arg_str(r, "topic");
-	f.share_group = http_arg_str(r, "share_group");
 	f.match_topic = http_arg_str(r, "match_topic");
 	worker_call_all_wait(http_subs_cb, &f);
 	http_page(r, http_join(f.per), page, limit);
@@ -1376,33 +1394,6 @@ http_get_topics(struct http_req *r)
 	http_page(r, out, page, limit);
 }
 
-/* Memory of the system (total, used) and of this process, bytes. */
-static void
-http_memory(uint64_t *total, uint64_t *used, uint64_t *proc)
-{
-	FILE		*f;
-	char		 line[256];
-	unsigned long long v, avail = 0;
-	long		 pages, rss;
-
-	*total = *used = *proc = 0;
-	if ((f = fopen("/proc/meminfo", "r")) != NULL) {
-		while (fgets(line, sizeof line, f) != NULL) {
-			if (sscanf(line, "MemTotal: %llu kB", &v) == 1)
-				*total = v * 1024;
-			else if (sscanf(line, "MemAvailable: %llu kB", &v) == 1)
-				avail = v * 1024;
-		}
-		fclose(f);
-		*used = *total > avail ? *total - avail : 0;
-	}
-	if ((f = fopen("/proc/self/statm", "r")) != NULL) {
-		if (fscanf(f, "%ld %ld", &pages, &rss) == 2)
-			*proc = (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
-		fclose(f);
-	}
-}
-
 /* EMQX's node object for this node. */
 static json_t *
 http_node_json(void)
@@ -1413,7 +1404,7 @@ http_node_json(void)
 	char		*log_path;
 	json_t		*j;
 
-	http_memory(&total, &used, &proc);
+	metrics_memory(&total, &used, &proc);
 	(void)getloadavg(load, 3);
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
 		rl.rlim_cur = 0;
@@ -1430,12 +1421,15 @@ http_node_json(void)
 	    "live_connections",
 	    (json_int_t)metrics_get(METRIC_LIVE_CONNECTIONS_COUNT),
 	    "memory_total", (json_int_t)total, "memory_used",
-	    (json_int_t)used, "process_used", (json_int_t)proc,
+	    (json_int_t)used, "process_used", (json_int_t)metrics_open_fds(),
 	    "max_fds", (json_int_t)rl.rlim_cur, "load1", load[0], "load5",
 	    load[1], "load15", load[2], "role", "core", "edition",
 	    "Opensource", "sys_path", config->node_data_dir, "log_path",
 	    log_path);
 	free(log_path);
+	/* EMQX's processes are our descriptors: one per connection. */
+	json_object_set_new(j, "process_available", json_integer(
+	    (json_int_t)rl.rlim_cur));
 	return (j);
 }
 
@@ -1516,12 +1510,14 @@ http_get_metrics(struct http_req *r)
 	http_json(r, 200, json_pack("[o]", j));
 }
 
-/* GET /api/v5/stats: the gauges. */
+/* GET /api/v5/stats: the gauges and their maxima. */
 static void
 http_get_stats(struct http_req *r)
 {
-	uint64_t	 v[METRIC_COUNT];
+	uint64_t	 v[METRIC_COUNT], maxv[16];
+	const char	*names[16];
 	json_t		*j = json_object();
+	size_t		 n, i;
 	int		 m;
 
 	metrics_snapshot(v);
@@ -1530,10 +1526,12 @@ http_get_stats(struct http_req *r)
 			json_object_set_new(j, metric_name(m), json_integer(
 			    (json_int_t)v[m]));
 	}
-	json_object_set_new(j, "connections.max", json_integer(
-	    (json_int_t)metrics_connections_max()));
 	json_object_set_new(j, "retained.count", json_integer(
 	    (json_int_t)retain_count()));
+	n = metrics_maxima_get(names, maxv, sizeof maxv / sizeof maxv[0]);
+	for (i = 0; i < n; i++)
+		json_object_set_new(j, names[i], json_integer(
+		    (json_int_t)maxv[i]));
 	if (http_aggregate(r)) {
 		http_json(r, 200, j);
 		return;
@@ -1757,81 +1755,96 @@ out:
 	return (m);
 }
 
-/* One message routed by a worker for POST /publish. */
+/* Messages routed by a worker for POST /publish and /publish/bulk. */
 struct http_pub {
-	struct msg	*m;
-	int		 matched;
+	struct msg	**m;
+	int		*matched;
+	size_t		 n;
 };
 
-/* Route a REST message (worker thread). */
+/*
+ * Route REST messages in order (worker thread).  Always on worker 0, as
+ * $SYS messages are: one worker keeps the order of consecutive requests.
+ */
 static void
 http_publish_cb(struct worker *w, void *arg)
 {
 	struct http_pub	*p = arg;
+	size_t		 i;
 
-	p->matched = router_publish(w, p->m);
+	for (i = 0; i < p->n; i++)
+		p->matched[i] = router_publish(w, p->m[i]);
 }
 
-/* Publish one message body; the result object, or NULL (answered). */
+/*
+ * Publish the messages of an array of bodies; all are checked first and
+ * none goes if one is bad (answered, NULL).  Else EMQX's result objects.
+ */
 static json_t *
-http_publish_one(struct http_req *r, json_t *b)
+http_publish_all(struct http_req *r, json_t *bodies)
 {
 	struct http_pub	 p;
+	json_t		*out = NULL, *v;
 	char		 id[33];
-	const char	*topic;
+	size_t		 i;
 
-	if ((p.m = http_publish_msg(r, b)) == NULL)
-		return (NULL);
-	topic = json_string_value(json_object_get(b, "topic"));
-	worker_call_wait(workers[worker_home(STR(topic))], http_publish_cb,
-	    &p);
-	msg_unref(p.m);
-	http_random_hex(id, 16);
-	if (p.matched)
-		return (json_pack("{s:s}", "id", id));
-	return (json_pack("{s:s, s:s, s:i}", "id", id, "message",
-	    "no_matching_subscribers", "reason_code", 16));
+	p.n = json_array_size(bodies);
+	p.m = xcalloc(p.n, sizeof *p.m);
+	p.matched = xcalloc(p.n, sizeof *p.matched);
+	json_array_foreach(bodies, i, v) {
+		if ((p.m[i] = http_publish_msg(r, v)) == NULL)
+			goto out;
+	}
+	worker_call_wait(workers[0], http_publish_cb, &p);
+	out = json_array();
+	for (i = 0; i < p.n; i++) {
+		http_random_hex(id, 16);
+		if (p.matched[i])
+			v = json_pack("{s:s}", "id", id);
+		else
+			v = json_pack("{s:s, s:s, s:i}", "id", id, "message",
+			    "no_matching_subscribers", "reason_code", 16);
+		json_array_append_new(out, v);
+	}
+out:
+	for (i = 0; i < p.n; i++)
+		msg_unref(p.m[i]);
+	free(p.m);
+	free(p.matched);
+	return (out);
 }
 
 /* POST /api/v5/publish */
 static void
 http_publish(struct http_req *r)
 {
-	json_t	*b, *res;
+	json_t	*b, *one, *res;
 
 	if ((b = http_body_object(r)) == NULL)
 		return;
-	if ((res = http_publish_one(r, b)) != NULL)
-		http_json(r, json_object_get(res, "reason_code") != NULL ?
-		    202 : 200, res);
-	json_decref(b);
+	one = json_pack("[o]", b);
+	if ((res = http_publish_all(r, one)) != NULL) {
+		http_json(r, json_object_get(json_array_get(res, 0),
+		    "reason_code") != NULL ? 202 : 200,
+		    json_incref(json_array_get(res, 0)));
+		json_decref(res);
+	}
+	json_decref(one);
 }
 
-/* POST /api/v5/publish/bulk: all are checked before any is sent. */
+/* POST /api/v5/publish/bulk */
 static void
 http_publish_bulk(struct http_req *r)
 {
-	json_t		*b, *v, *out;
-	struct msg	*m;
-	size_t		 i;
+	json_t	*b, *res;
 
 	if ((b = http_body_json(r)) == NULL)
 		return;
-	if (!json_is_array(b) || json_array_size(b) == 0) {
+	if (!json_is_array(b) || json_array_size(b) == 0)
 		http_error(r, 400, "BAD_REQUEST", "the body must be a "
 		    "non-empty array of messages");
-		goto out;
-	}
-	json_array_foreach(b, i, v) {
-		if ((m = http_publish_msg(r, v)) == NULL)
-			goto out;
-		msg_unref(m);
-	}
-	out = json_array();
-	json_array_foreach(b, i, v)
-		json_array_append_new(out, http_publish_one(r, v));
-	http_json(r, 200, out);
-out:
+	else if ((res = http_publish_all(r, b)) != NULL)
+		http_json(r, 200, res);
 	json_decref(b);
 }
 
@@ -1875,6 +1888,14 @@ http_delete_banned(struct http_req *r)
 		return;
 	}
 	http_empty(r, 204);
+}
+
+/* Whether a password is the default one, which has to be changed. */
+static bool
+http_is_default_password(const char *pw)
+{
+	return (strcmp(pw, "public") == 0 ||
+	    strcmp(pw, config->dashboard_default_password) == 0);
 }
 
 /* POST /api/v5/login */
@@ -1932,7 +1953,7 @@ http_login(struct http_req *r)
 	http_json(r, 200, json_pack("{s:s, s:s, s:s, s:{s:s}, s:b}",
 	    "token", token, "version", PACKAGE_VERSION, "role", u->role,
 	    "license", "edition", "opensource", "must_change_password",
-	    strcmp(pw, "public") == 0));
+	    http_is_default_password(pw)));
 	pthread_mutex_unlock(&http_lock);
 	log_info("http: user '%s' logged in from %s", name, r->ip);
 out:
@@ -1988,7 +2009,7 @@ http_password_ok(struct http_req *r, const char *pw)
 		    "to %d characters", HTTP_PASSWORD_MIN, HTTP_PASSWORD_MAX);
 		return (false);
 	}
-	if (strcmp(pw, "public") == 0) {
+	if (http_is_default_password(pw)) {
 		http_error(r, 400, "BAD_REQUEST", "choose another password "
 		    "than the default");
 		return (false);
@@ -2281,9 +2302,9 @@ static const struct http_route http_routes[] = {
 	{ "GET", "/api/v5/prometheus/stats", http_get_prometheus,
 	    HTTP_F_NOAUTH },
 	{ "POST", "/api/v5/login", http_login, HTTP_F_NOAUTH },
-	{ "POST", "/api/v5/logout", http_logout, 0 },
-	{ "GET", "/api/v5/users", http_get_users, 0 },
-	{ "POST", "/api/v5/users/:name/change_pwd", http_change_pwd, 0 },
+	{ "POST", "/api/v5/logout", http_logout, HTTP_F_USER },
+	{ "GET", "/api/v5/users", http_get_users, HTTP_F_USER },
+	{ "POST", "/api/v5/users/:name/change_pwd", http_change_pwd, HTTP_F_USER },
 	{ "POST", "/api/v5/users/:name/reset_pwd", http_reset_pwd,
 	    HTTP_F_CTL },
 	{ "GET", "/api/v5/nodes", http_get_nodes, 0 },
@@ -2306,11 +2327,11 @@ static const struct http_route http_routes[] = {
 	{ "GET", "/api/v5/banned", http_get_banned, 0 },
 	{ "POST", "/api/v5/banned", http_post_banned, 0 },
 	{ "DELETE", "/api/v5/banned/:as/:who", http_delete_banned, 0 },
-	{ "GET", "/api/v5/api_key", http_get_keys, 0 },
-	{ "POST", "/api/v5/api_key", http_post_key, 0 },
-	{ "GET", "/api/v5/api_key/:name", http_one_key, 0 },
-	{ "PUT", "/api/v5/api_key/:name", http_one_key, 0 },
-	{ "DELETE", "/api/v5/api_key/:name", http_one_key, 0 },
+	{ "GET", "/api/v5/api_key", http_get_keys, HTTP_F_USER },
+	{ "POST", "/api/v5/api_key", http_post_key, HTTP_F_USER },
+	{ "GET", "/api/v5/api_key/:name", http_one_key, HTTP_F_USER },
+	{ "PUT", "/api/v5/api_key/:name", http_one_key, HTTP_F_USER },
+	{ "DELETE", "/api/v5/api_key/:name", http_one_key, HTTP_F_USER },
 };
 
 /* Whether a route's pattern matches the request's segments. */
@@ -2412,6 +2433,11 @@ http_dispatch(struct http_req *r)
 	(void)http_route_match(found, r);
 	if (!(found->flags & HTTP_F_NOAUTH) && !http_auth(r))
 		return;
+	if ((found->flags & HTTP_F_USER) && r->by_key) {
+		http_error(r, 403, "FORBIDDEN", "API keys cannot manage users "
+		    "or API keys; log in as a dashboard user");
+		return;
+	}
 	found->fn(r);
 }
 

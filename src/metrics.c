@@ -49,25 +49,26 @@ static const struct {
 /* Stats that are high-water marks of a gauge; metric -1 is retained.count. */
 static const struct {
 	const char	*name;
+	const char	*stat;		/* in /api/v5/stats */
 	int		 metric;
 	const char	*help;
 } metrics_maxima[] = {
 #define MAX_CONNECTIONS	0
-	{ "emqx_connections_max", METRIC_CONNECTIONS_COUNT,
+	{ "emqx_connections_max", "connections.max", METRIC_CONNECTIONS_COUNT,
 	    "highest connections.count seen since the node started" },
-	{ "emqx_live_connections_max", METRIC_LIVE_CONNECTIONS_COUNT,
+	{ "emqx_live_connections_max", "live_connections.max", METRIC_LIVE_CONNECTIONS_COUNT,
 	    "highest live_connections.count seen since the node started" },
-	{ "emqx_sessions_max", METRIC_SESSIONS_COUNT,
+	{ "emqx_sessions_max", "sessions.max", METRIC_SESSIONS_COUNT,
 	    "highest sessions.count seen since the node started" },
-	{ "emqx_topics_max", METRIC_TOPICS_COUNT,
+	{ "emqx_topics_max", "topics.max", METRIC_TOPICS_COUNT,
 	    "highest topics.count seen since the node started" },
-	{ "emqx_subscriptions_max", METRIC_SUBSCRIPTIONS_COUNT,
+	{ "emqx_subscriptions_max", "subscriptions.max", METRIC_SUBSCRIPTIONS_COUNT,
 	    "highest subscriptions.count seen since the node started" },
-	{ "emqx_suboptions_max", METRIC_SUBOPTIONS_COUNT,
+	{ "emqx_suboptions_max", "suboptions.max", METRIC_SUBOPTIONS_COUNT,
 	    "highest suboptions.count seen since the node started" },
-	{ "emqx_subscriptions_shared_max", METRIC_SUBSCRIPTIONS_SHARED_COUNT,
+	{ "emqx_subscriptions_shared_max", "subscriptions.shared.max", METRIC_SUBSCRIPTIONS_SHARED_COUNT,
 	    "highest subscriptions.shared.count seen since the node started" },
-	{ "emqx_retained_max", -1,
+	{ "emqx_retained_max", "retained.max", -1,
 	    "highest retained.count seen since the node started" },
 };
 #define METRICS_NMAX	(sizeof metrics_maxima / sizeof metrics_maxima[0])
@@ -419,7 +420,7 @@ metrics_proc_cpu(double *secs)
 }
 
 /* File descriptors open in this process, or -1. */
-static long
+long
 metrics_open_fds(void)
 {
 	struct dirent	*d;
@@ -608,4 +609,34 @@ metrics_prometheus(struct buf *out)
 		    "maximum number of open file descriptors", "gauge",
 		    (uint64_t)rl.rlim_cur);
 	}
+}
+
+/* System memory (total, used) and this process's resident size, bytes. */
+void
+metrics_memory(uint64_t *total, uint64_t *used, uint64_t *rss)
+{
+	uint64_t	 avail = 0, vsize;
+
+	*total = *used = *rss = 0;
+	if (metrics_meminfo(total, &avail) == 0 && *total > avail)
+		*used = *total - avail;
+	if (metrics_statm(&vsize, rss) != 0)
+		*rss = 0;
+}
+
+/* The high-water marks by their /api/v5/stats names; see metrics.h. */
+size_t
+metrics_maxima_get(const char **names, uint64_t *values, size_t max)
+{
+	uint64_t	 v[METRIC_COUNT];
+	size_t		 i;
+
+	metrics_snapshot(v);
+	metrics_raise_all(v, retain_count());
+	for (i = 0; i < METRICS_NMAX && i < max; i++) {
+		names[i] = metrics_maxima[i].stat;
+		values[i] = __atomic_load_n(&metrics_max[i],
+		    __ATOMIC_RELAXED);
+	}
+	return (i);
 }

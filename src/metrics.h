@@ -10,6 +10,7 @@
 #ifndef METRICS_H
 #define METRICS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -59,5 +60,14 @@ struct buf;
 /* The Prometheus text exposition of every metric, stat and VM figure,
  * with EMQX's names (GET /api/v5/prometheus/stats); any thread. */
 void		 metrics_prometheus(struct buf *out);
+/* System memory (total, used) and this process's resident size, bytes;
+ * 0 where /proc cannot tell. */
+void		 metrics_memory(uint64_t *total, uint64_t *used, uint64_t *rss);
+/* File descriptors open in this process, or -1. */
+long		 metrics_open_fds(void);
+/* The high-water marks ("connections.max", ...): up to max names and
+ * values, raised to the current counts first; returns how many. */
+size_t		 metrics_maxima_get(const char **names, uint64_t *values,
+		    size_t max);
 
 #endif

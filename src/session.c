@@ -126,6 +126,7 @@ session_count_drop(struct session *s, enum metric reason)
 {
 	metrics_add(&s->w->metrics, METRIC_DELIVERY_DROPPED, 1);
 	metrics_add(&s->w->metrics, reason, 1);
+	s->dropped++;
 }
 
 /* Give a shared message to another member, or just release it. */

@@ -111,6 +111,7 @@ struct session {			/* fields by size: no padding */
 	uint32_t	 n_thr, cap_thr;
 	uint32_t	 match_gen;
 	uint32_t	 match_idx;
+	uint32_t	 dropped;	/* deliveries dropped (mqueue_dropped) */
 	uint16_t	 next_pid;
 	uint16_t	 recv_max;	/* client's Receive Maximum */
 	uint8_t		 version;

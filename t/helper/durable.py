@@ -582,6 +582,9 @@ def cmd_layout(a):
             continue
         if k.startswith(b"d/") and len(k) == 12:
             continue
+        # Dashboard users, API keys and bans (docs/storage.md).
+        if k[:2] in (b"u/", b"k/", b"b/") and len(k) > 2:
+            continue
         bad.append(k)
     for k in bad:
         out("unexpected key %r" % k)
