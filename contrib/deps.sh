@@ -13,7 +13,7 @@ packages="
 	libev-dev libleveldb-dev libmbedtls-dev libmicrohttpd-dev libyaml-dev
 	libjansson-dev
 	perl python3 python3-paho-mqtt python3-yaml
-	mosquitto mosquitto-clients curl openssl
+	mosquitto mosquitto-clients curl openssl jq
 	prometheus chromium
 "
 case ${1:-} in

@@ -718,17 +718,6 @@ banned_empty(void)
 	return (__atomic_load_n(&banned_n, __ATOMIC_ACQUIRE) == 0);
 }
 
-/* The address in conn_addr()'s text ("1.2.3.4:5", "[::1]:5"), no port. */
-void
-banned_addr_ip(const char *addr, char *ip, size_t len)
-{
-	char	*colon;
-
-	snprintf(ip, len, "%s", addr[0] == '[' ? addr + 1 : addr);
-	if ((colon = strrchr(ip, addr[0] == '[' ? ']' : ':')) != NULL)
-		*colon = '\0';
-}
-
 /* The first ban in force that matches, or NULL; banned_rwlock held. */
 static const struct ban *
 banned_find(struct str clientid, struct str username, const char *ip,

@@ -28,9 +28,6 @@ bool	 banned_empty(void);
  * describing the ban that matched (kind, who, by, until, reason). */
 bool	 banned_match(struct str clientid, struct str username,
 	    const char *ip, char *why, size_t whylen);
-/* The address of conn_addr()'s text ("1.2.3.4:5", "[::1]:5") without the
- * port and brackets, into ip. */
-void	 banned_addr_ip(const char *addr, char *ip, size_t len);
 /* Delete the bans whose "until" has passed (from memory and the store);
  * the REST calls do it too, so a timer is optional. */
 void	 banned_expire(void);

@@ -7,9 +7,9 @@
  * authentication; and the ctl socket (node.data_dir/ctl.sock, mode 0600),
  * which serves the same API to `flockmq ctl` without authentication.
  *
- * Handlers never touch worker-owned state: they read the summed counters
- * or run a function on each worker (worker_call_all_wait) that copies what
- * it needs into JSON.  Users, API keys, tokens and the failed-login table
+ * This file holds the server, the routing, the helpers of http_int.h and
+ * authentication; the handlers of the broker's state are in http_api.c.
+ * Users, API keys, tokens and the failed-login table
  * are shared by both daemons' threads under http_lock.  Users ("u/NAME")
  * and API keys ("k/NAME") are records of the store: a version byte, JSON,
  * CRC-32 (docs/storage.md).  Passwords are PBKDF2-HMAC-SHA256 with a
@@ -39,29 +39,19 @@
 #include <microhttpd.h>
 
 #include "admin_ui.h"
-#include "banned.h"
 #include "config.h"
-#include "conn.h"
 #include "ctl.h"
 #include "http.h"
+#include "http_int.h"
 #include "listener.h"
 #include "log.h"
-#include "metrics.h"
-#include "mqtt_rc.h"
 #include "msg.h"
-#include "proto.h"
-#include "retain.h"
-#include "router.h"
-#include "session.h"
 #include "store.h"
-#include "sys.h"
-#include "topic.h"
 #include "worker.h"
 #include "xmalloc.h"
 
 #define HTTP_REQ_MAGIC		0x48545451U
 #define HTTP_BODY_MAX		(1024 * 1024)
-#define HTTP_MAX_SEGS		8
 #define HTTP_PAGE_LIMIT_MAX	10000
 #define HTTP_PBKDF2_ITER	100000
 #define HTTP_TOKENS_MAX		1024
@@ -72,43 +62,6 @@
 #define HTTP_LOCK_MS		(60 * 1000)
 #define HTTP_PASSWORD_MIN	8
 #define HTTP_PASSWORD_MAX	64
-
-/* Route flags. */
-#define HTTP_F_NOAUTH		0x1	/* served without authentication */
-#define HTTP_F_CTL		0x2	/* only on the ctl socket */
-#define HTTP_F_USER		0x4	/* a dashboard user, not an API key */
-
-struct http_req {
-	uint32_t		 magic;
-	struct MHD_Connection	*mc;
-	const char		*method;
-	const char		*url;
-	bool			 trusted;	/* the ctl socket */
-	bool			 too_big;
-	bool			 by_key;	/* authenticated by an API key */
-	struct buf		 body;
-	char			*seg[HTTP_MAX_SEGS];	/* path, decoded */
-	size_t			 n_seg;
-	const char		*param[HTTP_MAX_SEGS];	/* ":x" captures */
-	char			 who[128];	/* user, key or "ctl" */
-	char			 ip[64];
-	/* The answer. */
-	unsigned		 status;
-	char			*resp;
-	size_t			 resp_len;
-	const char		*ctype;
-	const char		*www_auth;
-	unsigned		 retry_after;
-};
-
-typedef void	 http_handler_f(struct http_req *);
-
-struct http_route {
-	const char	*method;
-	const char	*pattern;	/* "/api/v5/clients/:id" */
-	http_handler_f	*fn;
-	int		 flags;
-};
 
 struct http_user {
 	char		*name;
@@ -153,7 +106,7 @@ static struct http_token	 http_tokens[HTTP_TOKENS_MAX];
 static struct http_fail		 http_fails[HTTP_FAILS_MAX];
 
 /* Answer with JSON (takes the reference). */
-static void
+void
 http_json(struct http_req *r, unsigned status, json_t *j)
 {
 	free(r->resp);
@@ -165,7 +118,7 @@ http_json(struct http_req *r, unsigned status, json_t *j)
 }
 
 /* Answer with EMQX's error object {"code", "message"}. */
-static void __attribute__((format(printf, 4, 5)))
+void __attribute__((format(printf, 4, 5)))
 http_error(struct http_req *r, unsigned status, const char *code,
     const char *fmt, ...)
 {
@@ -182,7 +135,7 @@ http_error(struct http_req *r, unsigned status, const char *code,
 }
 
 /* Answer with nothing (204 and the like). */
-static void
+void
 http_empty(struct http_req *r, unsigned status)
 {
 	free(r->resp);
@@ -193,7 +146,7 @@ http_empty(struct http_req *r, unsigned status)
 }
 
 /* Answer with text (takes s, allocated). */
-static void
+void
 http_text(struct http_req *r, unsigned status, const char *ctype, char *s,
     size_t len)
 {
@@ -205,7 +158,7 @@ http_text(struct http_req *r, unsigned status, const char *ctype, char *s,
 }
 
 /* A query argument, or NULL. */
-static const char *
+const char *
 http_arg(const struct http_req *r, const char *name)
 {
 	return (MHD_lookup_connection_value(r->mc, MHD_GET_ARGUMENT_KIND,
@@ -258,7 +211,7 @@ http_unescape_cb(void *cls, struct MHD_Connection *mc, char *s)
 }
 
 /* A query argument, fully decoded, allocated; NULL if absent. */
-static char *
+char *
 http_arg_str(const struct http_req *r, const char *name)
 {
 	const char	*v = http_arg(r, name);
@@ -285,7 +238,7 @@ http_time(uint64_t ms, char *s, size_t len)
 }
 
 /* A JSON string of http_time. */
-static json_t *
+json_t *
 http_time_json(uint64_t ms)
 {
 	char	 s[40];
@@ -330,7 +283,7 @@ http_parse_time(const char *s, int64_t *out)
 }
 
 /* Random bytes as lower-case hex (2n characters and a NUL). */
-static void
+void
 http_random_hex(char *out, size_t n)
 {
 	uint8_t		 b[64];
@@ -425,7 +378,8 @@ http_record_put(const char *prefix, const char *name, json_t *j,
 	buf_add(&k, name, strlen(name));
 	buf_add_u8(&v, 1);
 	buf_add(&v, s, strlen(s));
-	crc = store_crc32(0, buf_head(&v), buf_used(&v));
+	crc = store_crc32(store_crc32(0, buf_head(&k), buf_used(&k)),
+	    buf_head(&v), buf_used(&v));
 	buf_add_u32(&v, crc);
 	rc = store_put(STRB(&k), STRB(&v), true, cause);
 	free(s);
@@ -451,14 +405,15 @@ http_record_del(const char *prefix, const char *name, char **cause)
 
 /* The JSON of a u/ or k/ record, or NULL if it does not decode. */
 static json_t *
-http_record_json(struct str val)
+http_record_json(struct str key, struct str val)
 {
 	uint32_t	 crc;
 
 	if (val.len < 6 || val.p[0] != 1)
 		return (NULL);
 	crc = get_be(val.p + val.len - 4, 4);
-	if (store_crc32(0, val.p, val.len - 4) != crc)
+	if (store_crc32(store_crc32(0, key.p, key.len), val.p,
+	    val.len - 4) != crc)
 		return (NULL);
 	return (json_loadb((const char *)val.p + 1, val.len - 5, 0, NULL));
 }
@@ -516,44 +471,6 @@ http_key_from(const char *name, json_t *j)
 	return (k);
 }
 
-/* Whether a "u/" or "k/" record decodes (store repair). */
-bool
-http_record_ok(struct str key, struct str val)
-{
-	struct http_user	*u = NULL;
-	struct http_key		*k = NULL;
-	json_t			*j;
-	char			*name;
-
-	if (key.len < 3 || (memcmp(key.p, "u/", 2) != 0 &&
-	    memcmp(key.p, "k/", 2) != 0))
-		return (false);
-	if ((j = http_record_json(val)) == NULL)
-		return (false);
-	name = xstrndup((const char *)key.p + 2, key.len - 2);
-	if (key.p[0] == 'u')
-		u = http_user_from(name, j);
-	else
-		k = http_key_from(name, j);
-	json_decref(j);
-	free(name);
-	if (u != NULL) {
-		free(u->name);
-		free(u->role);
-		free(u->desc);
-		free(u);
-		return (true);
-	}
-	if (k != NULL) {
-		free(k->name);
-		free(k->key);
-		free(k->desc);
-		free(k);
-		return (true);
-	}
-	return (false);
-}
-
 /* Free a user. */
 static void
 http_user_free(struct http_user *u)
@@ -576,6 +493,34 @@ http_key_free(struct http_key *k)
 	free(k->key);
 	free(k->desc);
 	free(k);
+}
+
+/* Whether a "u/" or "k/" record decodes (store repair). */
+bool
+http_record_ok(struct str key, struct str val)
+{
+	struct http_user	*u = NULL;
+	struct http_key		*k = NULL;
+	json_t			*j;
+	char			*name;
+	bool			 ok;
+
+	if (key.len < 3 || (memcmp(key.p, "u/", 2) != 0 &&
+	    memcmp(key.p, "k/", 2) != 0))
+		return (false);
+	if ((j = http_record_json(key, val)) == NULL)
+		return (false);
+	name = xstrndup((const char *)key.p + 2, key.len - 2);
+	if (key.p[0] == 'u')
+		u = http_user_from(name, j);
+	else
+		k = http_key_from(name, j);
+	json_decref(j);
+	free(name);
+	ok = u != NULL || k != NULL;
+	http_user_free(u);
+	http_key_free(k);
+	return (ok);
 }
 
 /* A user by name (http_lock held), or NULL. */
@@ -648,7 +593,7 @@ static int
 http_load_cb(struct str key, struct str val, void *arg)
 {
 	char		**cause = arg, *name;
-	json_t		*j = http_record_json(val);
+	json_t		*j = http_record_json(key, val);
 	void		*p;
 
 	name = xstrndup((const char *)key.p + 2, key.len - 2);
@@ -848,7 +793,7 @@ http_auth(struct http_req *r)
 }
 
 /* The body as JSON, or NULL (and a 400 answer). */
-static json_t *
+json_t *
 http_body_json(struct http_req *r)
 {
 	json_error_t	 err;
@@ -867,7 +812,7 @@ http_body_json(struct http_req *r)
 }
 
 /* The body as a JSON object, or NULL (and a 400 answer). */
-static json_t *
+json_t *
 http_body_object(struct http_req *r)
 {
 	json_t	*j;
@@ -885,7 +830,7 @@ http_body_object(struct http_req *r)
  * A string member of a body: *out NULL if absent and optional; false (and
  * a 400 answer) if of another type, absent but required, or empty.
  */
-static bool
+bool
 http_member_str(struct http_req *r, json_t *obj, const char *name,
     bool required, const char **out)
 {
@@ -909,7 +854,7 @@ http_member_str(struct http_req *r, json_t *obj, const char *name,
 }
 
 /* Read ?page and ?limit; false (and a 400 answer) if bad. */
-static bool
+bool
 http_page_args(struct http_req *r, long *page, long *limit)
 {
 	const char	*p = http_arg(r, "page"), *l = http_arg(r, "limit");
@@ -941,7 +886,7 @@ http_page_args(struct http_req *r, long *page, long *limit)
 }
 
 /* Answer one page of an array (takes it): {"data", "meta"}. */
-static void
+void
 http_page(struct http_req *r, json_t *all, long page, long limit)
 {
 	json_t	*data = json_array();
@@ -975,7 +920,7 @@ http_cmp_obj(const void *a, const void *b)
 }
 
 /* Join per-worker arrays into one, sorted by client id (takes them). */
-static json_t *
+json_t *
 http_join(json_t **per)
 {
 	json_t	*all = json_array(), **v;
@@ -996,898 +941,6 @@ http_join(json_t **per)
 		json_decref(per[w]);
 	free(v);
 	return (all);
-}
-
-/* Client filters of GET /clients. */
-struct http_cfilter {
-	char	*clientid, *username, *ip, *like_clientid, *like_username;
-	int	 conn_state;	/* -1 any, 0 disconnected, 1 connected */
-	json_t	*per[WORKER_MAX];
-};
-
-/* EMQX's client object of a session (worker thread). */
-static json_t *
-http_client_json(const struct session *s)
-{
-	const struct conn	*c = s->conn;
-	json_t			*j;
-	struct sub		*sub;
-	unsigned		 n = 0;
-
-	for (sub = s->subs; sub != NULL; sub = sub->next)
-		n++;
-	j = json_pack("{s:s, s:s?, s:s, s:b, s:s, s:i, s:b, s:I, s:o, "
-	    "s:i, s:i, s:i, s:i, s:i}",
-	    "clientid", s->client_id, "username", s->username, "node",
-	    config->node_name, "connected", c != NULL, "conn_state", c != NULL
-	    ? "connected" : "disconnected", "proto_ver", (int)s->version,
-	    "durable", s->durable, "expiry_interval", s->expiry == UINT32_MAX ?
-	    (json_int_t)-1 : (json_int_t)s->expiry, "created_at",
-	    http_time_json(s->created_at), "subscriptions_cnt", (int)n,
-	    "inflight_cnt", (int)s->n_inflight, "mqueue_len", (int)s->q_len,
-	    "awaiting_rel_cnt", (int)s->n_awrel, "inflight_max",
-	    (int)s->recv_max);
-	json_object_set_new(j, "mqueue_dropped", json_integer(s->dropped));
-	json_object_set_new(j, "proto_name", json_string(s->version == 3 ?
-	    "MQIsdp" : "MQTT"));
-	if (c == NULL) {
-		json_object_set_new(j, "disconnected_at",
-		    http_time_json(s->detached_at));
-		return (j);
-	}
-	json_object_set_new(j, "ip_address", json_string(conn_ip(c)));
-	json_object_set_new(j, "port", json_integer(c->port));
-	json_object_set_new(j, "listener", json_string(c->l != NULL ?
-	    c->l->id : ""));
-	json_object_set_new(j, "keepalive", json_integer(c->keepalive));
-	json_object_set_new(j, "clean_start", json_boolean(c->clean_start));
-	json_object_set_new(j, "connected_at", http_time_json(
-	    c->connected_at));
-	json_object_set_new(j, "recv_oct", json_integer(
-	    (json_int_t)c->recv_oct));
-	json_object_set_new(j, "send_oct", json_integer(
-	    (json_int_t)c->send_oct));
-	json_object_set_new(j, "recv_pkt", json_integer(
-	    (json_int_t)c->recv_pkt));
-	json_object_set_new(j, "send_pkt", json_integer(
-	    (json_int_t)c->send_pkt));
-	json_object_set_new(j, "recv_msg", json_integer(
-	    (json_int_t)c->recv_msg));
-	json_object_set_new(j, "send_msg", json_integer(
-	    (json_int_t)c->send_msg));
-	return (j);
-}
-
-/* Whether a session passes the filters (worker thread). */
-static bool
-http_client_match(const struct http_cfilter *f, const struct session *s)
-{
-	if (f->clientid != NULL && strcmp(f->clientid, s->client_id) != 0)
-		return (false);
-	if (f->username != NULL && (s->username == NULL ||
-	    strcmp(f->username, s->username) != 0))
-		return (false);
-	if (f->like_clientid != NULL && strstr(s->client_id,
-	    f->like_clientid) == NULL)
-		return (false);
-	if (f->like_username != NULL && (s->username == NULL ||
-	    strstr(s->username, f->like_username) == NULL))
-		return (false);
-	if (f->conn_state != -1 && (s->conn != NULL) != (f->conn_state == 1))
-		return (false);
-	if (f->ip != NULL && (s->conn == NULL ||
-	    strcmp(f->ip, conn_ip(s->conn)) != 0))
-		return (false);
-	return (true);
-}
-
-/* Collect this worker's clients (worker thread). */
-static void
-http_clients_cb(struct worker *w, void *arg)
-{
-	struct http_cfilter	*f = arg;
-	struct hmap_ent		*e = NULL;
-	size_t			 i = 0;
-
-	f->per[w->id] = json_array();
-	while ((e = hmap_next(&w->sessions, &i, e)) != NULL) {
-		if (http_client_match(f, e->val))
-			json_array_append_new(f->per[w->id],
-			    http_client_json(e->val));
-	}
-}
-
-/* GET /api/v5/clients */
-static void
-http_get_clients(struct http_req *r)
-{
-	struct http_cfilter	 f;
-	const char		*st = http_arg(r, "conn_state");
-	long			 page, limit;
-
-	if (!http_page_args(r, &page, &limit))
-		return;
-	memset(&f, 0, sizeof f);
-	f.conn_state = -1;
-	if (st != NULL) {
-		if (strcmp(st, "connected") == 0)
-			f.conn_state = 1;
-		else if (strcmp(st, "disconnected") == 0)
-			f.conn_state = 0;
-		else {
-			http_error(r, 400, "BAD_REQUEST", "bad conn_state '%s' "
-			    "(connected or disconnected)", st);
-			return;
-		}
-	}
-	f.clientid = http_arg_str(r, "clientid");
-	f.username = http_arg_str(r, "username");
-	f.ip = http_arg_str(r, "ip_address");
-	f.like_clientid = http_arg_str(r, "like_clientid");
-	f.like_username = http_arg_str(r, "like_username");
-	worker_call_all_wait(http_clients_cb, &f);
-	http_page(r, http_join(f.per), page, limit);
-	free(f.clientid);
-	free(f.username);
-	free(f.ip);
-	free(f.like_clientid);
-	free(f.like_username);
-}
-
-/* One client's lookup or kick on its home worker. */
-struct http_one {
-	const char	*clientid;
-	json_t		*out;
-	bool		 kick;
-	bool		 found;
-};
-
-/* The subscriptions of a session as EMQX's objects (worker thread). */
-static json_t *
-http_subs_json(const struct session *s)
-{
-	json_t		*a = json_array();
-	struct sub	*sub;
-
-	for (sub = s->subs; sub != NULL; sub = sub->next)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:i, "
-		    "s:i, s:i, s:s, s:b}", "clientid", s->client_id, "topic",
-		    sub->text, "qos", (int)sub->qos, "nl", (int)sub->no_local,
-		    "rap", (int)sub->rap, "rh", (int)sub->rh, "node",
-		    config->node_name, "durable", s->durable));
-	return (a);
-}
-
-/* Look up or kick a client on its home worker (worker thread). */
-static void
-http_one_cb(struct worker *w, void *arg)
-{
-	struct http_one		*o = arg;
-	struct session		*s;
-	struct str		 id = STR(o->clientid);
-
-	if ((s = session_find(w, id)) == NULL)
-		return;
-	o->found = true;
-	if (!o->kick) {
-		o->out = json_pack("{s:o, s:o}", "client",
-		    http_client_json(s), "subscriptions", http_subs_json(s));
-		return;
-	}
-	log_notice("http: kicking client '%s'", s->client_id);
-	if (s->conn != NULL)
-		proto_disconnect(s->conn, MQTT_RC_ADMINISTRATIVE_ACTION,
-		    "kicked by an administrator");
-	/* Detaching may have ended it (expiry 0). */
-	if ((s = session_find(w, id)) != NULL)
-		session_end(s);
-}
-
-/* Run http_one_cb for a client id on its home worker. */
-static void
-http_one(struct http_one *o)
-{
-	worker_call_wait(workers[worker_home(STR(o->clientid))], http_one_cb,
-	    o);
-}
-
-/* GET /api/v5/clients/:clientid */
-static void
-http_get_client(struct http_req *r)
-{
-	struct http_one	 o = { .clientid = r->param[0] };
-
-	http_one(&o);
-	if (!o.found) {
-		http_error(r, 404, "CLIENTID_NOT_FOUND", "client id '%s' not "
-		    "found", o.clientid);
-		return;
-	}
-	http_json(r, 200, json_incref(json_object_get(o.out, "client")));
-	json_decref(o.out);
-}
-
-/* GET /api/v5/clients/:clientid/subscriptions */
-static void
-http_get_client_subs(struct http_req *r)
-{
-	struct http_one	 o = { .clientid = r->param[0] };
-
-	http_one(&o);
-	if (!o.found) {
-		http_error(r, 404, "CLIENTID_NOT_FOUND", "client id '%s' not "
-		    "found", o.clientid);
-		return;
-	}
-	http_json(r, 200, json_incref(json_object_get(o.out,
-	    "subscriptions")));
-	json_decref(o.out);
-}
-
-/* DELETE /api/v5/clients/:clientid */
-static void
-http_delete_client(struct http_req *r)
-{
-	struct http_one	 o = { .clientid = r->param[0], .kick = true };
-
-	http_one(&o);
-	if (!o.found) {
-		http_error(r, 404, "CLIENTID_NOT_FOUND", "client id '%s' not "
-		    "found", o.clientid);
-		return;
-	}
-	http_empty(r, 204);
-}
-
-/* POST /api/v5/clients/kickout/bulk ["id", ...] */
-static void
-http_kick_bulk(struct http_req *r)
-{
-	struct http_one	 o;
-	json_t		*j, *v;
-	size_t		 i;
-
-	if ((j = http_body_json(r)) == NULL)
-		return;
-	if (!json_is_array(j)) {
-		http_error(r, 400, "BAD_REQUEST", "the body must be an array "
-		    "of client ids");
-		goto out;
-	}
-	json_array_foreach(j, i, v) {
-		if (!json_is_string(v) || json_string_length(v) == 0) {
-			http_error(r, 400, "BAD_REQUEST", "element %zu is not "
-			    "a client id", i);
-			goto out;
-		}
-	}
-	json_array_foreach(j, i, v) {
-		memset(&o, 0, sizeof o);
-		o.clientid = json_string_value(v);
-		o.kick = true;
-		http_one(&o);
-	}
-	http_empty(r, 204);
-out:
-	json_decref(j);
-}
-
-/* Subscription filters of GET /subscriptions and /topics. */
-struct http_sfilter {
-	char	*clientid, *topic, *share_group, *match_topic;
-	int	 qos;		/* -1 any */
-	bool	 topics;	/* collect filters only */
-	json_t	*per[WORKER_MAX];
-};
-
-/* Collect this worker's subscriptions (worker thread). */
-static void
-http_subs_cb(struct worker *w, void *arg)
-{
-	struct http_sfilter	*f = arg;
-	struct hmap_ent		*e = NULL;
-	struct session		*s;
-	struct sub		*sub;
-	size_t			 i = 0;
-
-	f->per[w->id] = json_array();
-	while ((e = hmap_next(&w->sessions, &i, e)) != NULL) {
-		s = e->val;
-		if (f->clientid != NULL && strcmp(f->clientid,
-		    s->client_id) != 0)
-			continue;
-		for (sub = s->subs; sub != NULL; sub = sub->next) {
-			if (f->topics) {
-				json_array_append_new(f->per[w->id],
-				    json_pack("{s:s%, s:s}", "topic",
-				    sub->filter.p, sub->filter.len, "node",
-				    config->node_name));
-				continue;
-			}
-			if ((f->topic != NULL && strcmp(f->topic,
-			    sub->text) != 0) || (f->qos != -1 &&
-			    f->qos != sub->qos) || (f->share_group != NULL &&
-			    (sub->group.len != strlen(f->share_group) ||
-			    memcmp(sub->group.p, f->share_group,
-			    sub->group.len) != 0)) ||
-			    (f->match_topic != NULL && !topic_match(
-			    sub->filter, STR(f->match_topic))))
-				continue;
-			json_array_append_new(f->per[w->id], json_pack(
-			    "{s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:b}",
-			    "clientid", s->client_id, "topic", sub->text,
-			    "qos", (int)sub->qos, "nl", (int)sub->no_local,
-			    "rap", (int)sub->rap, "rh", (int)sub->rh, "node",
-			    config->node_name, "durable", s->durable));
-		}
-	}
-}
-
-/* GET /api/v5/subscriptions */
-static void
-http_get_subscriptions(struct http_req *r)
-{
-	struct http_sfilter	 f;
-	const char		*q = http_arg(r, "qos");
-	long			 page, limit;
-
-	if (!http_page_args(r, &page, &limit))
-		return;
-	memset(&f, 0, sizeof f);
-	f.qos = -1;
-	if (q != NULL) {
-		if (strlen(q) != 1 || q[0] < '0' || q[0] > '2') {
-			http_error(r, 400, "BAD_REQUEST", "bad qos '%s' (0, 1 "
-			    "or 2)", q);
-			return;
-		}
-		f.qos = q[0] - '0';
-	}
-	f.share_group = http_arg_str(r, "share_group");
-	if (f.share_group != NULL && f.share_group[0] == '\0') {
-		http_error(r, 400, "BAD_REQUEST", "share_group must not be "
-		    "empty");
-		free(f.share_group);
-		return;
-	}
-	f.clientid = http_arg_str(r, "clientid");
-	f.topic = http_arg_str(r, "topic");
-	f.match_topic = http_arg_str(r, "match_topic");
-	worker_call_all_wait(http_subs_cb, &f);
-	http_page(r, http_join(f.per), page, limit);
-	free(f.clientid);
-	free(f.topic);
-	free(f.share_group);
-	free(f.match_topic);
-}
-
-/* GET /api/v5/topics: the distinct filters subscribed. */
-static void
-http_get_topics(struct http_req *r)
-{
-	struct http_sfilter	 f;
-	json_t			*all, *out, *v, *prev = NULL;
-	char			*topic;
-	size_t			 i;
-	long			 page, limit;
-
-	if (!http_page_args(r, &page, &limit))
-		return;
-	memset(&f, 0, sizeof f);
-	f.qos = -1;
-	f.topics = true;
-	worker_call_all_wait(http_subs_cb, &f);
-	all = http_join(f.per);
-	topic = http_arg_str(r, "topic");
-	out = json_array();
-	json_array_foreach(all, i, v) {
-		if (prev != NULL && json_equal(prev, v))
-			continue;
-		prev = v;
-		if (topic != NULL && strcmp(topic, json_string_value(
-		    json_object_get(v, "topic"))) != 0)
-			continue;
-		json_array_append(out, v);
-	}
-	json_decref(all);
-	free(topic);
-	http_page(r, out, page, limit);
-}
-
-/* EMQX's node object for this node. */
-static json_t *
-http_node_json(void)
-{
-	uint64_t	 total, used, proc;
-	double		 load[3] = { 0, 0, 0 };
-	struct rlimit	 rl;
-	char		*log_path;
-	json_t		*j;
-
-	metrics_memory(&total, &used, &proc);
-	(void)getloadavg(load, 3);
-	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-		rl.rlim_cur = 0;
-	if (config->log_file_path[0] != '\0')
-		log_path = xstrdup(config->log_file_path);
-	else
-		xasprintf(&log_path, "%s/log", config->node_data_dir);
-	j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:f, s:f, s:f, s:s, s:s, s:s, s:s}",
-	    "node", config->node_name, "node_status", "running", "version",
-	    PACKAGE_VERSION, "otp_release", "n/a", "uptime",
-	    (json_int_t)(sys_uptime() * 1000), "connections",
-	    (json_int_t)metrics_get(METRIC_CONNECTIONS_COUNT),
-	    "live_connections",
-	    (json_int_t)metrics_get(METRIC_LIVE_CONNECTIONS_COUNT),
-	    "memory_total", (json_int_t)total, "memory_used",
-	    (json_int_t)used, "process_used", (json_int_t)metrics_open_fds(),
-	    "max_fds", (json_int_t)rl.rlim_cur, "load1", load[0], "load5",
-	    load[1], "load15", load[2], "role", "core", "edition",
-	    "Opensource", "sys_path", config->node_data_dir, "log_path",
-	    log_path);
-	free(log_path);
-	/* EMQX's processes are our descriptors: one per connection. */
-	json_object_set_new(j, "process_available", json_integer(
-	    (json_int_t)rl.rlim_cur));
-	return (j);
-}
-
-/* GET /api/v5/nodes */
-static void
-http_get_nodes(struct http_req *r)
-{
-	http_json(r, 200, json_pack("[o]", http_node_json()));
-}
-
-/* GET /api/v5/nodes/:node */
-static void
-http_get_node(struct http_req *r)
-{
-	if (strcmp(r->param[0], config->node_name) != 0) {
-		http_error(r, 404, "NOT_FOUND", "node '%s' not found",
-		    r->param[0]);
-		return;
-	}
-	http_json(r, 200, http_node_json());
-}
-
-/* GET /api/v5/cluster */
-static void
-http_get_cluster(struct http_req *r)
-{
-	http_json(r, 200, json_pack("{s:s, s:[s], s:[], s:s}", "name",
-	    "flockmq", "nodes", config->node_name, "stopped_nodes", "self",
-	    config->node_name));
-}
-
-/* GET /status and /api/v5/status */
-static void
-http_get_status(struct http_req *r)
-{
-	const char	*fmt = http_arg(r, "format");
-	char		*s;
-
-	if (fmt != NULL && strcmp(fmt, "json") == 0) {
-		http_json(r, 200, json_pack("{s:s, s:s, s:s, s:s}",
-		    "node_name", config->node_name, "rel_vsn", PACKAGE_VERSION,
-		    "broker_status", "started", "app_status", "running"));
-		return;
-	}
-	xasprintf(&s, "Node %s is started\nflockmq is running\n",
-	    config->node_name);
-	http_text(r, 200, "text/plain; charset=utf-8", s, strlen(s));
-}
-
-/* Whether ?aggregate=true. */
-static bool
-http_aggregate(const struct http_req *r)
-{
-	const char	*a = http_arg(r, "aggregate");
-
-	return (a != NULL && strcmp(a, "true") == 0);
-}
-
-/* GET /api/v5/metrics: the counters. */
-static void
-http_get_metrics(struct http_req *r)
-{
-	uint64_t	 v[METRIC_COUNT];
-	json_t		*j = json_object();
-	int		 m;
-
-	metrics_snapshot(v);
-	for (m = 0; m < METRIC_COUNT; m++) {
-		if (!metric_is_gauge(m))
-			json_object_set_new(j, metric_name(m), json_integer(
-			    (json_int_t)v[m]));
-	}
-	if (http_aggregate(r)) {
-		http_json(r, 200, j);
-		return;
-	}
-	json_object_set_new(j, "node", json_string(config->node_name));
-	http_json(r, 200, json_pack("[o]", j));
-}
-
-/* GET /api/v5/stats: the gauges and their maxima. */
-static void
-http_get_stats(struct http_req *r)
-{
-	uint64_t	 v[METRIC_COUNT], maxv[16];
-	const char	*names[16];
-	json_t		*j = json_object();
-	size_t		 n, i;
-	int		 m;
-
-	metrics_snapshot(v);
-	for (m = 0; m < METRIC_COUNT; m++) {
-		if (metric_is_gauge(m))
-			json_object_set_new(j, metric_name(m), json_integer(
-			    (json_int_t)v[m]));
-	}
-	json_object_set_new(j, "retained.count", json_integer(
-	    (json_int_t)retain_count()));
-	n = metrics_maxima_get(names, maxv, sizeof maxv / sizeof maxv[0]);
-	for (i = 0; i < n; i++)
-		json_object_set_new(j, names[i], json_integer(
-		    (json_int_t)maxv[i]));
-	if (http_aggregate(r)) {
-		http_json(r, 200, j);
-		return;
-	}
-	json_object_set_new(j, "node", json_string(config->node_name));
-	http_json(r, 200, json_pack("[o]", j));
-}
-
-/* GET /api/v5/prometheus and /api/v5/prometheus/stats */
-static void
-http_get_prometheus(struct http_req *r)
-{
-	struct buf	 b;
-
-	buf_init(&b);
-	metrics_prometheus(&b);
-	buf_add_u8(&b, 0);
-	http_text(r, 200, "text/plain; version=0.0.4; charset=utf-8",
-	    xstrdup((const char *)buf_head(&b)), buf_used(&b) - 1);
-	buf_release(&b);
-}
-
-/* GET /api/v5/listeners */
-static void
-http_get_listeners(struct http_req *r)
-{
-	const struct config_listener	*lc;
-	struct listener			*l;
-	json_t				*a = json_array();
-	const char			*colon;
-	size_t				 i;
-
-	for (i = 0; i < n_listeners; i++) {
-		l = listeners[i];
-		lc = l->cfg;
-		colon = strchr(l->id, ':');
-		json_array_append_new(a, json_pack("{s:s, s:s%, s:s, s:s, "
-		    "s:b, s:b, s:I, s:I}", "id", l->id, "type", l->id,
-		    colon != NULL ? (size_t)(colon - l->id) : strlen(l->id),
-		    "name", colon != NULL ? colon + 1 : l->id, "bind",
-		    l->bind_text, "enable", lc->enable, "running",
-		    __atomic_load_n(&l->running, __ATOMIC_RELAXED) != 0,
-		    "current_connections", (json_int_t)__atomic_load_n(
-		    &l->conns, __ATOMIC_RELAXED), "max_connections",
-		    lc->max_connections == CONFIG_INFINITY ? (json_int_t)-1 :
-		    (json_int_t)lc->max_connections));
-	}
-	http_json(r, 200, a);
-}
-
-/* POST /api/v5/listeners/:id/:action */
-static void
-http_listener_action(struct http_req *r)
-{
-	struct listener	*l;
-	const char	*act = r->param[1];
-	char		*cause = NULL;
-
-	if ((l = listener_find(r->param[0])) == NULL) {
-		http_error(r, 404, "BAD_LISTENER_ID", "no listener '%s'",
-		    r->param[0]);
-		return;
-	}
-	if (strcmp(act, "stop") != 0 && strcmp(act, "start") != 0 &&
-	    strcmp(act, "restart") != 0) {
-		http_error(r, 404, "NOT_FOUND", "no action '%s' (start, stop "
-		    "or restart)", act);
-		return;
-	}
-	log_notice("http: %s of listener %s requested by '%s'", act, l->id,
-	    r->who);
-	if (strcmp(act, "start") != 0)
-		listener_stop(l);
-	if (strcmp(act, "stop") != 0 && listener_start(l, &cause) != 0) {
-		http_error(r, 500, "INTERNAL_ERROR", "%s", cause);
-		free(cause);
-		return;
-	}
-	http_json(r, 200, json_object());
-}
-
-/* Validate a publish body; fills m, or answers 400 and returns NULL. */
-static struct msg *
-http_publish_msg(struct http_req *r, json_t *b)
-{
-	struct mqtt_props	 props;
-	const char		*topic, *payload, *enc = NULL, *k;
-	json_t			*v, *p, *u;
-	struct buf		 ub;
-	struct msg		*m = NULL;
-	unsigned char		*dec = NULL;
-	size_t			 declen = 0, plen;
-	int			 qos = 0, retain = 0;
-
-	memset(&props, 0, sizeof props);
-	buf_init(&ub);
-	if (!json_is_object(b)) {
-		http_error(r, 400, "BAD_REQUEST", "a message must be a JSON "
-		    "object");
-		return (NULL);
-	}
-	if (!http_member_str(r, b, "topic", true, &topic) ||
-	    !http_member_str(r, b, "payload", false, &payload) ||
-	    !http_member_str(r, b, "payload_encoding", false, &enc))
-		return (NULL);
-	if (payload == NULL)
-		payload = "";
-	if ((v = json_object_get(b, "qos")) != NULL) {
-		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-		    json_integer_value(v) > 2) {
-			http_error(r, 400, "BAD_REQUEST", "'qos' must be 0, 1 "
-			    "or 2");
-			return (NULL);
-		}
-		qos = (int)json_integer_value(v);
-	}
-	if ((v = json_object_get(b, "retain")) != NULL) {
-		if (!json_is_boolean(v)) {
-			http_error(r, 400, "BAD_REQUEST", "'retain' must be "
-			    "true or false");
-			return (NULL);
-		}
-		retain = json_is_true(v);
-	}
-	if (!topic_valid_name(STR(topic), (unsigned)
-	    config->mqtt_max_topic_levels) || topic_has_wildcard(STR(topic))) {
-		http_error(r, 400, "BAD_TOPIC", "bad topic name '%s'", topic);
-		return (NULL);
-	}
-	plen = strlen(payload);
-	if (enc != NULL && strcmp(enc, "base64") == 0) {
-		dec = xmalloc(plen + 1);
-		if (mbedtls_base64_decode(dec, plen + 1, &declen,
-		    (const unsigned char *)payload, plen) != 0) {
-			free(dec);
-			http_error(r, 400, "BAD_REQUEST", "'payload' is not "
-			    "base64");
-			return (NULL);
-		}
-	} else if (enc != NULL && strcmp(enc, "plain") != 0) {
-		http_error(r, 400, "BAD_REQUEST", "'payload_encoding' must be "
-		    "plain or base64");
-		return (NULL);
-	}
-	if ((p = json_object_get(b, "properties")) != NULL) {
-		if (!json_is_object(p))
-			goto bad_props;
-		if ((v = json_object_get(p, "payload_format_indicator")) !=
-		    NULL) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-			    json_integer_value(v) > 1)
-				goto bad_props;
-			props.has |= MQTT_HAS(MQTT_PROP_PAYLOAD_FORMAT);
-			props.payload_format = (uint8_t)json_integer_value(v);
-		}
-		if ((v = json_object_get(p, "message_expiry_interval")) !=
-		    NULL) {
-			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-			    json_integer_value(v) > UINT32_MAX)
-				goto bad_props;
-			props.has |= MQTT_HAS(MQTT_PROP_MESSAGE_EXPIRY);
-			props.message_expiry = (uint32_t)json_integer_value(v);
-		}
-		if ((v = json_object_get(p, "content_type")) != NULL) {
-			if (!json_is_string(v))
-				goto bad_props;
-			props.has |= MQTT_HAS(MQTT_PROP_CONTENT_TYPE);
-			props.content_type = STR(json_string_value(v));
-		}
-		if ((v = json_object_get(p, "response_topic")) != NULL) {
-			if (!json_is_string(v) || !topic_valid_name(
-			    STR(json_string_value(v)), (unsigned)
-			    config->mqtt_max_topic_levels))
-				goto bad_props;
-			props.has |= MQTT_HAS(MQTT_PROP_RESPONSE_TOPIC);
-			props.response_topic = STR(json_string_value(v));
-		}
-		if ((v = json_object_get(p, "correlation_data")) != NULL) {
-			if (!json_is_string(v))
-				goto bad_props;
-			props.has |= MQTT_HAS(MQTT_PROP_CORRELATION_DATA);
-			props.correlation_data = STR(json_string_value(v));
-		}
-		if ((u = json_object_get(p, "user_properties")) != NULL) {
-			if (!json_is_object(u))
-				goto bad_props;
-			json_object_foreach(u, k, v) {
-				if (!json_is_string(v) || strlen(k) > 65535 ||
-				    json_string_length(v) > 65535)
-					goto bad_props;
-				buf_add_u8(&ub, MQTT_PROP_USER);
-				buf_add_u16(&ub, (uint16_t)strlen(k));
-				buf_add(&ub, k, strlen(k));
-				buf_add_u16(&ub, (uint16_t)
-				    json_string_length(v));
-				buf_add(&ub, json_string_value(v),
-				    json_string_length(v));
-			}
-			if (buf_used(&ub) != 0) {
-				props.has |= MQTT_HAS(MQTT_PROP_USER);
-				props.user = STRB(&ub);
-			}
-		}
-	}
-	if ((dec != NULL ? declen : plen) > (size_t)config->mqtt_max_packet_size) {
-		http_error(r, 400, "PACKET_TOO_LARGE", "payload over "
-		    "mqtt.max_packet_size");
-		goto out;
-	}
-	m = msg_new(STR(topic), dec != NULL ? (struct str){ dec, declen } :
-	    STR(payload), (uint8_t)qos, retain != 0, &props, 0, 0);
-	goto out;
-bad_props:
-	http_error(r, 400, "BAD_REQUEST", "bad 'properties': "
-	    "payload_format_indicator 0 or 1, message_expiry_interval, "
-	    "content_type, response_topic, correlation_data (strings) and "
-	    "user_properties (an object of strings)");
-out:
-	free(dec);
-	buf_release(&ub);
-	return (m);
-}
-
-/* Messages routed by a worker for POST /publish and /publish/bulk. */
-struct http_pub {
-	struct msg	**m;
-	int		*matched;
-	size_t		 n;
-};
-
-/*
- * Route REST messages in order (worker thread).  Always on worker 0, as
- * $SYS messages are: one worker keeps the order of consecutive requests.
- */
-static void
-http_publish_cb(struct worker *w, void *arg)
-{
-	struct http_pub	*p = arg;
-	size_t		 i;
-
-	for (i = 0; i < p->n; i++)
-		p->matched[i] = router_publish(w, p->m[i]);
-}
-
-/*
- * Publish the messages of an array of bodies; all are checked first and
- * none goes if one is bad (answered, NULL).  Else EMQX's result objects.
- */
-static json_t *
-http_publish_all(struct http_req *r, json_t *bodies)
-{
-	struct http_pub	 p;
-	json_t		*out = NULL, *v;
-	char		 id[33];
-	size_t		 i;
-
-	p.n = json_array_size(bodies);
-	p.m = xcalloc(p.n, sizeof *p.m);
-	p.matched = xcalloc(p.n, sizeof *p.matched);
-	json_array_foreach(bodies, i, v) {
-		if ((p.m[i] = http_publish_msg(r, v)) == NULL)
-			goto out;
-	}
-	worker_call_wait(workers[0], http_publish_cb, &p);
-	out = json_array();
-	for (i = 0; i < p.n; i++) {
-		http_random_hex(id, 16);
-		if (p.matched[i])
-			v = json_pack("{s:s}", "id", id);
-		else
-			v = json_pack("{s:s, s:s, s:i}", "id", id, "message",
-			    "no_matching_subscribers", "reason_code", 16);
-		json_array_append_new(out, v);
-	}
-out:
-	for (i = 0; i < p.n; i++)
-		msg_unref(p.m[i]);
-	free(p.m);
-	free(p.matched);
-	return (out);
-}
-
-/* POST /api/v5/publish */
-static void
-http_publish(struct http_req *r)
-{
-	json_t	*b, *one, *res;
-
-	if ((b = http_body_object(r)) == NULL)
-		return;
-	one = json_pack("[o]", b);
-	if ((res = http_publish_all(r, one)) != NULL) {
-		http_json(r, json_object_get(json_array_get(res, 0),
-		    "reason_code") != NULL ? 202 : 200,
-		    json_incref(json_array_get(res, 0)));
-		json_decref(res);
-	}
-	json_decref(one);
-}
-
-/* POST /api/v5/publish/bulk */
-static void
-http_publish_bulk(struct http_req *r)
-{
-	json_t	*b, *res;
-
-	if ((b = http_body_json(r)) == NULL)
-		return;
-	if (!json_is_array(b) || json_array_size(b) == 0)
-		http_error(r, 400, "BAD_REQUEST", "the body must be a "
-		    "non-empty array of messages");
-	else if ((res = http_publish_all(r, b)) != NULL)
-		http_json(r, 200, res);
-	json_decref(b);
-}
-
-/* GET /api/v5/banned */
-static void
-http_get_banned(struct http_req *r)
-{
-	long	 page, limit;
-
-	if (http_page_args(r, &page, &limit))
-		http_page(r, banned_list(), page, limit);
-}
-
-/* POST /api/v5/banned */
-static void
-http_post_banned(struct http_req *r)
-{
-	json_t	*b, *out = NULL;
-	char	*cause = NULL;
-	int	 rc;
-
-	if ((b = http_body_object(r)) == NULL)
-		return;
-	rc = banned_add(b, r->who, &out, &cause);
-	if (rc == 0)
-		http_json(r, 200, out);
-	else
-		http_error(r, rc == 1 ? 409 : 400, rc == 1 ? "ALREADY_EXISTS" :
-		    "BAD_REQUEST", "%s", cause != NULL ? cause : "bad ban");
-	free(cause);
-	json_decref(b);
-}
-
-/* DELETE /api/v5/banned/:as/:who */
-static void
-http_delete_banned(struct http_req *r)
-{
-	if (banned_del(r->param[0], r->param[1]) != 0) {
-		http_error(r, 404, "NOT_FOUND", "no ban of %s '%s'",
-		    r->param[0], r->param[1]);
-		return;
-	}
-	http_empty(r, 204);
 }
 
 /* Whether a password is the default one, which has to be changed. */
@@ -2295,44 +1348,23 @@ http_static(struct http_req *r)
 	http_error(r, 404, "NOT_FOUND", "no such page: %s", r->url);
 }
 
-static const struct http_route http_routes[] = {
-	{ "GET", "/status", http_get_status, HTTP_F_NOAUTH },
-	{ "GET", "/api/v5/status", http_get_status, HTTP_F_NOAUTH },
-	{ "GET", "/api/v5/prometheus", http_get_prometheus, HTTP_F_NOAUTH },
-	{ "GET", "/api/v5/prometheus/stats", http_get_prometheus,
-	    HTTP_F_NOAUTH },
+static const struct http_route http_auth_routes[] = {
 	{ "POST", "/api/v5/login", http_login, HTTP_F_NOAUTH },
 	{ "POST", "/api/v5/logout", http_logout, HTTP_F_USER },
 	{ "GET", "/api/v5/users", http_get_users, HTTP_F_USER },
-	{ "POST", "/api/v5/users/:name/change_pwd", http_change_pwd, HTTP_F_USER },
+	{ "POST", "/api/v5/users/:name/change_pwd", http_change_pwd,
+	    HTTP_F_USER },
 	{ "POST", "/api/v5/users/:name/reset_pwd", http_reset_pwd,
 	    HTTP_F_CTL },
-	{ "GET", "/api/v5/nodes", http_get_nodes, 0 },
-	{ "GET", "/api/v5/nodes/:node", http_get_node, 0 },
-	{ "GET", "/api/v5/cluster", http_get_cluster, 0 },
-	{ "GET", "/api/v5/clients", http_get_clients, 0 },
-	{ "POST", "/api/v5/clients/kickout/bulk", http_kick_bulk, 0 },
-	{ "GET", "/api/v5/clients/:clientid", http_get_client, 0 },
-	{ "DELETE", "/api/v5/clients/:clientid", http_delete_client, 0 },
-	{ "GET", "/api/v5/clients/:clientid/subscriptions",
-	    http_get_client_subs, 0 },
-	{ "GET", "/api/v5/subscriptions", http_get_subscriptions, 0 },
-	{ "GET", "/api/v5/topics", http_get_topics, 0 },
-	{ "GET", "/api/v5/listeners", http_get_listeners, 0 },
-	{ "POST", "/api/v5/listeners/:id/:action", http_listener_action, 0 },
-	{ "GET", "/api/v5/metrics", http_get_metrics, 0 },
-	{ "GET", "/api/v5/stats", http_get_stats, 0 },
-	{ "POST", "/api/v5/publish", http_publish, 0 },
-	{ "POST", "/api/v5/publish/bulk", http_publish_bulk, 0 },
-	{ "GET", "/api/v5/banned", http_get_banned, 0 },
-	{ "POST", "/api/v5/banned", http_post_banned, 0 },
-	{ "DELETE", "/api/v5/banned/:as/:who", http_delete_banned, 0 },
 	{ "GET", "/api/v5/api_key", http_get_keys, HTTP_F_USER },
 	{ "POST", "/api/v5/api_key", http_post_key, HTTP_F_USER },
 	{ "GET", "/api/v5/api_key/:name", http_one_key, HTTP_F_USER },
 	{ "PUT", "/api/v5/api_key/:name", http_one_key, HTTP_F_USER },
 	{ "DELETE", "/api/v5/api_key/:name", http_one_key, HTTP_F_USER },
 };
+
+#define HTTP_N_AUTH_ROUTES \
+	(sizeof http_auth_routes / sizeof http_auth_routes[0])
 
 /* Whether a route's pattern matches the request's segments. */
 static bool
@@ -2406,8 +1438,9 @@ http_dispatch(struct http_req *r)
 		http_error(r, 404, "NOT_FOUND", "no such path: %s", r->url);
 		return;
 	}
-	for (i = 0; i < sizeof http_routes / sizeof http_routes[0]; i++) {
-		rt = &http_routes[i];
+	for (i = 0; i < http_api_n_routes + HTTP_N_AUTH_ROUTES; i++) {
+		rt = i < http_api_n_routes ? &http_api_routes[i] :
+		    &http_auth_routes[i - http_api_n_routes];
 		if (!http_route_match(rt, r))
 			continue;
 		if ((rt->flags & HTTP_F_CTL) && !r->trusted)

@@ -421,11 +421,10 @@ proto_connect(struct conn *c, const struct mqtt_packet *pkt)
 		id = STR(assigned);
 	}
 	if (!banned_empty()) {
-		char	 ip[64], why[512];
+		char	 why[512];
 
-		banned_addr_ip(conn_addr(c), ip, sizeof ip);
 		if (banned_match(id, ct->has_username ? ct->username :
-		    STR_NULL, ip, why, sizeof why)) {
+		    STR_NULL, conn_ip(c), why, sizeof why)) {
 			proto_refuse_id(c, v, MQTT_RC_BANNED,
 			    MQTT3_RC_NOT_AUTHORIZED, why, id);
 			goto out;

@@ -66,24 +66,18 @@ sys_client_event(struct worker *w, const struct conn *c, bool connected,
 	json_t			*j;
 	char			*topic, *payload;
 	uint64_t		 now = now_ms();
-	char			 ip[64], *colon;
 
 	if (s == NULL || (connected ?
 	    !config->sys_topics_sys_event_messages_client_connected :
 	    !config->sys_topics_sys_event_messages_client_disconnected))
 		return;
-	snprintf(ip, sizeof ip, "%s", conn_addr(c));
-	if ((colon = strrchr(ip, ':')) != NULL)
-		*colon = '\0';
 	j = json_pack("{s:s, s:s?, s:s, s:i, s:i, s:s, s:I}",
 	    "clientid", s->client_id, "username", s->username,
-	    "ipaddress", ip[0] == '[' ? ip + 1 : ip, "sockport",
+	    "ipaddress", conn_ip(c), "sockport",
 	    c->l != NULL ? (int)c->l->port : 0, "proto_ver", (int)c->version, "proto_name",
 	    c->version == 3 ? "MQIsdp" : "MQTT", "ts", (json_int_t)now);
 	if (j == NULL)
 		return;
-	if (colon != NULL && ip[0] == '[' && colon[-1] == ']')
-		colon[-1] = '\0';
 	if (connected) {
 		json_object_set_new(j, "keepalive",
 		    json_integer(c->keepalive));

@@ -14,70 +14,7 @@ keys and the generic errors are t5001.'
 
 . "$(dirname "$0")"/test-lib.sh
 . "$TEST_DIRECTORY"/lib-broker.sh
-
-API=http://127.0.0.1:$FLOCKMQ_PORT2/api/v5
-NODE=flockmq@127.0.0.1
-TOKEN=
-
-# http_do METHOD URL [CURL-ARGS...]: one request; the body goes to out, the
-# headers to hdr, the status to code.
-http_do () {
-	http_m_=$1 http_u_=$2
-	shift 2
-	curl -s -S -m 10 -o out -D hdr -w "%{http_code}" -X "$http_m_" \
-	    "$@" "$http_u_" >code
-}
-
-# api METHOD PATH [JSON]: the REST API with the token.
-api () {
-	if test $# -ge 3; then
-		http_do "$1" "$API$2" -H "Authorization: Bearer $TOKEN" \
-		    -H "Content-Type: application/json" --data-binary "$3"
-	else
-		http_do "$1" "$API$2" -H "Authorization: Bearer $TOKEN"
-	fi
-}
-
-# jcheck EXPR...: each Python expression holds of the JSON in out (j).
-jcheck () {
-	"$PYTHON" "$TEST_DIRECTORY/helper/rest.py" check out "$@"
-}
-
-# jget EXPR: the value of EXPR of the JSON in out.
-jget () {
-	"$PYTHON" "$TEST_DIRECTORY/helper/rest.py" get out "$1"
-}
-
-# expect_code STATUS [ERROR-CODE]: the last request answered STATUS, with
-# EMQX's error object {"code": ERROR-CODE, "message"} if given.
-expect_code () {
-	test "$(cat code)" = "$1" || {
-		echo "expected HTTP $1, got $(cat code):"
-		cat out
-		echo
-		return 1
-	}
-	test $# -lt 2 ||
-	jcheck "same_keys(j, ['code', 'message'])" "j['code'] == '$2'" \
-	    "isinstance(j['message'], str) and j['message'] != ''"
-}
-
-# login: log in as admin; the token goes to $TOKEN.
-login () {
-	http_do POST "$API/login" -H "Content-Type: application/json" \
-	    --data-binary '{"username":"admin","password":"public"}' &&
-	expect_code 200 &&
-	TOKEN=$(jget 'j["token"]') &&
-	test -n "$TOKEN"
-}
-
-# rest_py [ARGS]: a Python program on stdin, with rest.py's clients.
-rest_py () {
-	MQTT_PORT=$FLOCKMQ_PORT PUBSUB_SCALE=$FLOCKMQ_TEST_TIMEOUT_SCALE \
-	    REST_URL=$API REST_TOKEN=$TOKEN NODE=$NODE \
-	    PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$TEST_DIRECTORY/helper \
-	    "$PYTHON" - "$@"
-}
+. "$TEST_DIRECTORY"/lib-rest.sh
 
 # client_up ID: GET /clients/ID (ID URL-encoded already) answers 200.
 client_up () {

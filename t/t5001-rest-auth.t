@@ -15,10 +15,8 @@ keys kept over a restart; unknown paths 404, wrong methods 405, bad JSON
 
 . "$(dirname "$0")"/test-lib.sh
 . "$TEST_DIRECTORY"/lib-broker.sh
+. "$TEST_DIRECTORY"/lib-rest.sh
 
-API=http://127.0.0.1:$FLOCKMQ_PORT2/api/v5
-NODE=flockmq@127.0.0.1
-TOKEN=
 # Every password this script types: none may reach the broker's log.
 PW_NEW=n3w-Secret-pass
 PW_RESET=r3set-Via-ctl-sock
@@ -27,31 +25,6 @@ PW_FIRST=xyz-f1rst-from-env
 PW_OTHER=0ther-env-pass-9
 PW_WRONG=wr0ng-Guess-pass
 PASSWORDS="public $PW_NEW $PW_RESET $PW_LOCKY $PW_FIRST $PW_OTHER $PW_WRONG short7x"
-
-# http_do METHOD URL [CURL-ARGS...]: one request; the body goes to out, the
-# headers to hdr, the status to code.
-http_do () {
-	http_m_=$1 http_u_=$2
-	shift 2
-	curl -s -S -m 10 -o out -D hdr -w "%{http_code}" -X "$http_m_" \
-	    "$@" "$http_u_" >code
-}
-
-# api METHOD PATH [JSON]: the REST API with the token ($TOKEN, none if
-# empty).
-api () {
-	if test -n "$TOKEN"; then
-		api_h_="Authorization: Bearer $TOKEN"
-	else
-		api_h_="X-No-Token: 1"
-	fi
-	if test $# -ge 3; then
-		http_do "$1" "$API$2" -H "$api_h_" \
-		    -H "Content-Type: application/json" --data-binary "$3"
-	else
-		http_do "$1" "$API$2" -H "$api_h_"
-	fi
-}
 
 # ctl METHOD PATH [JSON]: the same API on the ctl socket, without auth.
 ctl () {
@@ -65,56 +38,10 @@ ctl () {
 	fi
 }
 
-# jcheck EXPR...: each Python expression holds of the JSON in out (j).
-jcheck () {
-	"$PYTHON" "$TEST_DIRECTORY/helper/rest.py" check out "$@"
-}
-
-# jget EXPR: the value of EXPR of the JSON in out.
-jget () {
-	"$PYTHON" "$TEST_DIRECTORY/helper/rest.py" get out "$1"
-}
-
-# expect_code STATUS [ERROR-CODE]: the last request answered STATUS, with
-# EMQX's error object {"code": ERROR-CODE, "message"} if given.
-expect_code () {
-	test "$(cat code)" = "$1" || {
-		echo "expected HTTP $1, got $(cat code):"
-		cat out
-		echo
-		return 1
-	}
-	test $# -lt 2 ||
-	jcheck "same_keys(j, ['code', 'message'])" "j['code'] == '$2'" \
-	    "isinstance(j['message'], str) and j['message'] != ''"
-}
-
-# try_login USER PASSWORD: POST /login (status in code, answer in out).
-try_login () {
-	http_do POST "$API/login" -H "Content-Type: application/json" \
-	    --data-binary "{\"username\":\"$1\",\"password\":\"$2\"}"
-}
-
-# login USER PASSWORD: log in; the token goes to $TOKEN.
-login () {
-	try_login "$1" "$2" &&
-	expect_code 200 &&
-	TOKEN=$(jget 'j["token"]') &&
-	test -n "$TOKEN"
-}
-
 # login_fails USER PASSWORD: 401 BAD_USERNAME_OR_PWD.
 login_fails () {
 	try_login "$1" "$2" &&
 	expect_code 401 BAD_USERNAME_OR_PWD
-}
-
-# rest_py [ARGS]: a Python program on stdin, with rest.py's clients.
-rest_py () {
-	MQTT_PORT=$FLOCKMQ_PORT PUBSUB_SCALE=$FLOCKMQ_TEST_TIMEOUT_SCALE \
-	    REST_URL=$API REST_TOKEN=$TOKEN NODE=$NODE \
-	    PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=$TEST_DIRECTORY/helper \
-	    "$PYTHON" - "$@"
 }
 
 test_expect_success 'start the broker (log level debug)' '
@@ -214,7 +141,7 @@ test_expect_success 'every other route: 401, WWW-Authenticate and the error obje
 	        check("Bearer" in www and "Basic" in www,
 	              "%s %s: WWW-Authenticate" % (m, path), r.headers)
 	        n += 1
-	check(n == 27 * len(creds), "27 routes", n)
+	check(n == 28 * len(creds), "28 routes", n)
 	victim.expect_nothing(0.2)
 	check(not victim.gone.is_set(), "the victim is still connected")
 	check(client("victim")["subscriptions_cnt"] == 1, "still subscribed")
@@ -573,7 +500,7 @@ test_expect_success 'unknown paths are 404 NOT_FOUND, wrong methods 405 METHOD_N
 	    "GET /api/v5/publish" "GET /api/v5/login" "POST /status" \
 	    "POST /api/v5/status" "POST /" "PUT /index.html" \
 	    "PATCH /api/v5/api_key/k1" "POST /api/v5/clients/x" \
-	    "GET /api/v5/clients/kickout/bulk" "DELETE /api/v5/banned"
+	    "GET /api/v5/clients/kickout/bulk" "PUT /api/v5/banned"
 	do
 		http_do ${mp% *} "http://127.0.0.1:$FLOCKMQ_PORT2${mp#* }" \
 		    -H "Authorization: Bearer $TOKEN" &&

@@ -10,7 +10,7 @@ details and kicks it out, stops and starts the listener, bans and unbans,
 collapses the nav in a narrow window, logs out and checks that the old
 password no longer works.  Any console error or uncaught exception in
 the page fails it.  Screenshots of every page go to
-$TRASH_DIRECTORY/screenshots (keep them with -d).'
+t/screenshots/t5030-dashboard in the build tree, kept after the run.'
 
 . "$(dirname "$0")"/test-lib.sh
 . "$TEST_DIRECTORY"/lib-broker.sh
@@ -18,7 +18,8 @@ $TRASH_DIRECTORY/screenshots (keep them with -d).'
 NODE_DIR=$TEST_DIRECTORY/node
 CHROMIUM=/usr/bin/chromium
 NEW_PWD='Dash-board-2nd!'
-SHOTS=$TRASH_DIRECTORY/screenshots
+SHOTS=$FLOCKMQ_BUILD/t/screenshots/t5030-dashboard
+rm -rf "$SHOTS"
 DASH_URL=http://127.0.0.1:$FLOCKMQ_PORT2
 
 test -x "$CHROMIUM" ||

@@ -12,51 +12,9 @@ start-up until store repair.'
 
 . "$(dirname "$0")"/test-lib.sh
 . "$TEST_DIRECTORY"/lib-broker.sh
+. "$TEST_DIRECTORY"/lib-rest.sh
 
 STORE=$BROKER_DATA/store
-API=http://127.0.0.1:$FLOCKMQ_PORT2/api/v5
-
-# api METHOD PATH [JSON]: call the REST API with the token; the body goes
-# to out, the HTTP status to code.
-api () {
-	if test $# -ge 3; then
-		curl -s -S -o out -w "%{http_code}" -X "$1" \
-		    -H "Authorization: Bearer $TOKEN" \
-		    -H "Content-Type: application/json" \
-		    --data-binary "$3" "$API$2" >code
-	else
-		curl -s -S -o out -w "%{http_code}" -X "$1" \
-		    -H "Authorization: Bearer $TOKEN" "$API$2" >code
-	fi
-}
-
-# expect_code STATUS [ERROR-CODE]: the last call answered STATUS (and the
-# error object has this code).
-expect_code () {
-	test "$(cat code)" = "$1" || {
-		echo "expect_code: status $(cat code), not $1:"
-		cat out
-		return 1
-	}
-	test $# -lt 2 || test "$(jq -r .code out)" = "$2" || {
-		echo "expect_code: not $2:"
-		cat out
-		return 1
-	}
-}
-
-# login: POST /login as admin; the token into TOKEN (tokens live in the
-# node's memory: log in again after a restart).
-login () {
-	curl -s -S -o out -w "%{http_code}" -X POST \
-	    -H "Content-Type: application/json" \
-	    --data-binary "{\"username\":\"admin\",\"password\":\"public\"}" \
-	    "$API/login" >code &&
-	expect_code 200 &&
-	TOKEN=$(jq -r .token out) &&
-	test -n "$TOKEN" && test "$TOKEN" != null
-}
-
 # ban JSON: POST it, expecting 200.
 ban () {
 	api POST /banned "$1" &&
@@ -206,6 +164,100 @@ test_expect_success 'delete lifts the ban; deleting it again is 404' '
 	expect_code 404 NOT_FOUND &&
 	api DELETE /banned/nonsense/bad-id &&
 	expect_code 404
+'
+
+# online BAN-JSON: connect paho clients on-id (MQTT 5, user on-user),
+# on-v4 (3.1.1) and on-other (MQTT 5); POST the ban; print each client's
+# fate: "kicked 0x98" (MQTT 5 DISCONNECT reason), "kicked" (3.1.1 close)
+# or "connected" after 2 s.
+online () {
+	"$PYTHON" - "$FLOCKMQ_PORT" "$API" "$TOKEN" "$1" <<-\EOF
+	import sys, threading, time, urllib.request
+	import paho.mqtt.client as mqtt
+	port, api, token, body = sys.argv[1:5]
+	fate, clients = {}, []
+	def make(cid, proto, user):
+	    c = mqtt.Client(client_id=cid, protocol=proto)
+	    if user:
+	        c.username_pw_set(user, "x")
+	    up = threading.Event()
+	    c.on_connect = lambda *a: up.set()
+	    def gone(client, userdata, rc, props=None):
+	        fate.setdefault(cid, "kicked" + (" 0x%02x" % rc.value
+	                        if hasattr(rc, "value") else ""))
+	    c.on_disconnect = gone
+	    c.connect("127.0.0.1", int(port), 60)
+	    c.loop_start()
+	    if not up.wait(5):
+	        sys.exit("%s did not connect" % cid)
+	    clients.append(c)
+	make("on-id", mqtt.MQTTv5, "on-user")
+	make("on-v4", mqtt.MQTTv311, None)
+	make("on-other", mqtt.MQTTv5, None)
+	req = urllib.request.Request(api + "/banned", data=body.encode(),
+	    method="POST", headers={"Authorization": "Bearer " + token,
+	                            "Content-Type": "application/json"})
+	urllib.request.urlopen(req, timeout=10).read()
+	time.sleep(2)
+	for c in clients:
+	    cid = c._client_id.decode()
+	    print("%s %s" % (cid, fate.get(cid, "connected")))
+	    c.disconnect()
+	    c.loop_stop()
+	EOF
+}
+
+test_expect_success 'a new ban by client id disconnects that client (0x98) only' '
+	online "{\"as\":\"clientid\",\"who\":\"on-id\"}" >actual &&
+	cat >expect <<-\EOF &&
+	on-id kicked 0x98
+	on-v4 connected
+	on-other connected
+	EOF
+	test_cmp expect actual &&
+	broker_log_grep "disconnecting client .on-id., banned" &&
+	unban clientid on-id
+'
+
+test_expect_success 'a new ban by username or address disconnects what it matches' '
+	online "{\"as\":\"username\",\"who\":\"on-user\"}" >actual &&
+	cat >expect <<-\EOF &&
+	on-id kicked 0x98
+	on-v4 connected
+	on-other connected
+	EOF
+	test_cmp expect actual &&
+	unban username on-user &&
+	online "{\"as\":\"peerhost\",\"who\":\"127.0.0.1\"}" >actual &&
+	cat >expect <<-\EOF &&
+	on-id kicked 0x98
+	on-v4 kicked
+	on-other kicked 0x98
+	EOF
+	test_cmp expect actual &&
+	unban peerhost 127.0.0.1
+'
+
+test_expect_success 'a regular expression applies at the next CONNECT only, as in EMQX' '
+	online "{\"as\":\"clientid_re\",\"who\":\"^on-\"}" >actual &&
+	cat >expect <<-\EOF &&
+	on-id connected
+	on-v4 connected
+	on-other connected
+	EOF
+	test_cmp expect actual &&
+	refused_v5 on-id &&
+	unban clientid_re "%5Eon-"
+'
+
+test_expect_success 'DELETE /banned clears the whole list' '
+	ban "{\"as\":\"clientid\",\"who\":\"clear-1\"}" &&
+	ban "{\"as\":\"username\",\"who\":\"clear-2\"}" &&
+	api DELETE /banned &&
+	expect_code 204 &&
+	list &&
+	has_meta 1 100 0 false &&
+	accepted clear-1 clear-2
 '
 
 test_expect_success 'a banned username is refused, other users are not' '

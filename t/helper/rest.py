@@ -270,13 +270,15 @@ def basic(key, secret):
 def http_routes(path):
     """The route table of src/http.c: a list of (method, pattern, flags),
     flags the set of HTTP_F_* names."""
-    with open(path) as f:
-        src = f.read()
-    table = src[src.index("http_routes[] = {"):]
-    table = table[:table.index("};")]
     out = []
-    for m in re.finditer(r'\{\s*"(\w+)",\s*"([^"]+)",\s*\w+,\s*([\w|\s]+?)'
-                         r'\s*\}', table):
-        flags = set(x.strip() for x in m.group(3).split("|")) - {"0"}
-        out.append((m.group(1), m.group(2), flags))
+    # http.c's own table and http_api.c's, beside it.
+    for p in (path, os.path.join(os.path.dirname(path), "http_api.c")):
+        with open(p) as f:
+            src = f.read()
+        table = src[src.index("_routes[] = {"):]
+        table = table[:table.index("};")]
+        for m in re.finditer(r'\{\s*"(\w+)",\s*"([^"]+)",\s*\w+,\s*'
+                             r'([\w|\s]+?)\s*\}', table):
+            flags = set(x.strip() for x in m.group(3).split("|")) - {"0"}
+            out.append((m.group(1), m.group(2), flags))
     return out
