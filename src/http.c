@@ -743,9 +743,11 @@ http_auth(struct http_req *r)
 	pthread_mutex_lock(&http_lock);
 	if (strncasecmp(h, "Bearer ", 7) == 0) {
 		h += 7;
-		for (i = 0; i < HTTP_TOKENS_MAX; i++) {
+		/* Constant time: a token is 64 hex digits. */
+		for (i = 0; strlen(h) == 64 && i < HTTP_TOKENS_MAX; i++) {
 			if (http_tokens[i].user == NULL ||
-			    strcmp(http_tokens[i].token, h) != 0)
+			    !http_same((const uint8_t *)http_tokens[i].token,
+			    (const uint8_t *)h, 64))
 				continue;
 			if (http_tokens[i].expires < now) {
 				pthread_mutex_unlock(&http_lock);

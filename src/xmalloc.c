@@ -68,9 +68,11 @@ xstrndup(const char *s, size_t n)
 	char	*p;
 	size_t	 len;
 
-	len = strnlen(s, n);
+	/* n 0 may come with s NULL (an empty buffer's head). */
+	len = n != 0 ? strnlen(s, n) : 0;
 	p = xmalloc(len + 1);
-	memcpy(p, s, len);
+	if (len != 0)
+		memcpy(p, s, len);
 	p[len] = '\0';
 	return (p);
 }
