@@ -887,6 +887,19 @@ http_page_args(struct http_req *r, long *page, long *limit)
 	return (true);
 }
 
+/* Answer a page of count items (takes data): {"data", "meta"}. */
+void
+http_page_answer(struct http_req *r, json_t *data, long page, long limit,
+    size_t count)
+{
+	size_t	 from = (size_t)(page - 1) * (size_t)limit;
+
+	http_json(r, 200, json_pack("{s:o, s:{s:I, s:i, s:I, s:b}}", "data",
+	    data, "meta", "page", (json_int_t)page, "limit", (int)limit,
+	    "count", (json_int_t)count, "hasnext", from + (size_t)limit <
+	    count));
+}
+
 /* Answer one page of an array (takes it): {"data", "meta"}. */
 void
 http_page(struct http_req *r, json_t *all, long page, long limit)
@@ -897,10 +910,7 @@ http_page(struct http_req *r, json_t *all, long page, long limit)
 	from = (size_t)(page - 1) * (size_t)limit;
 	for (i = from; i < n && i < from + (size_t)limit; i++)
 		json_array_append(data, json_array_get(all, i));
-	http_json(r, 200, json_pack("{s:o, s:{s:I, s:i, s:I, s:b}}", "data",
-	    data, "meta", "page", (json_int_t)page, "limit", (int)limit,
-	    "count",
-	    (json_int_t)n, "hasnext", from + (size_t)limit < n));
+	http_page_answer(r, data, page, limit, n);
 	json_decref(all);
 }
 

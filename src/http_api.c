@@ -38,7 +38,11 @@
 struct http_cfilter {
 	char	*clientid, *username, *ip, *like_clientid, *like_username;
 	int	 conn_state;	/* -1 any, 0 disconnected, 1 connected */
-	json_t	*per[WORKER_MAX];
+	char	**ids[WORKER_MAX];	/* the matching client ids */
+	size_t	 n_ids[WORKER_MAX];
+	char	**page;			/* the ids of the page asked for */
+	json_t	**obj;			/* and their objects */
+	size_t	 n_page;
 };
 
 /* EMQX's client object of a session (worker thread). */
@@ -117,20 +121,87 @@ http_client_match(const struct http_cfilter *f, const struct session *s)
 	return (true);
 }
 
-/* Collect this worker's clients (worker thread). */
+/* Collect the ids of this worker's clients that match (worker thread). */
 static void
 http_clients_cb(struct worker *w, void *arg)
 {
 	struct http_cfilter	*f = arg;
 	struct hmap_ent		*e = NULL;
-	size_t			 i = 0;
+	struct session		*s;
+	size_t			 i = 0, n = 0;
 
-	f->per[w->id] = json_array();
+	f->ids[w->id] = xreallocarray(NULL, w->sessions.n + 1,
+	    sizeof *f->ids[w->id]);
 	while ((e = hmap_next(&w->sessions, &i, e)) != NULL) {
-		if (http_client_match(f, e->val))
-			json_array_append_new(f->per[w->id],
-			    http_client_json(e->val));
+		s = e->val;
+		if (http_client_match(f, s))
+			f->ids[w->id][n++] = xstrdup(s->client_id);
 	}
+	f->n_ids[w->id] = n;
+}
+
+/* The objects of the page's clients that live here (worker thread). */
+static void
+http_client_page_cb(struct worker *w, void *arg)
+{
+	struct http_cfilter	*f = arg;
+	struct session		*s;
+	size_t			 k;
+
+	for (k = 0; k < f->n_page; k++) {
+		if (worker_home(STR(f->page[k])) == w->id &&
+		    (s = session_find(w, STR(f->page[k]))) != NULL)
+			f->obj[k] = http_client_json(s);
+	}
+}
+
+/* qsort: client ids. */
+static int
+http_cmp_id(const void *a, const void *b)
+{
+	return (strcmp(*(char * const *)a, *(char * const *)b));
+}
+
+/*
+ * Answer the page of the clients that passed the filters: their ids are
+ * sorted here, and only the page's clients are made into objects, on
+ * their workers (a session that ended meanwhile is left out).
+ */
+static void
+http_clients_page(struct http_req *r, struct http_cfilter *f, long page,
+    long limit)
+{
+	json_t		*data = json_array();
+	char		**all;
+	size_t		 n = 0, i, k, from;
+	unsigned	 w;
+
+	for (w = 0; w < n_workers; w++)
+		n += f->n_ids[w];
+	all = xreallocarray(NULL, n + 1, sizeof *all);
+	for (n = 0, w = 0; w < n_workers; w++) {
+		for (i = 0; i < f->n_ids[w]; i++)
+			all[n++] = f->ids[w][i];
+		free(f->ids[w]);
+	}
+	qsort(all, n, sizeof *all, http_cmp_id);
+	from = (size_t)(page - 1) * (size_t)limit;
+	if (from < n) {
+		f->page = all + from;
+		f->n_page = n - from < (size_t)limit ? n - from :
+		    (size_t)limit;
+		f->obj = xcalloc(f->n_page, sizeof *f->obj);
+		worker_call_all_wait(http_client_page_cb, f);
+		for (k = 0; k < f->n_page; k++) {
+			if (f->obj[k] != NULL)
+				json_array_append_new(data, f->obj[k]);
+		}
+		free(f->obj);
+	}
+	for (i = 0; i < n; i++)
+		free(all[i]);
+	free(all);
+	http_page_answer(r, data, page, limit, n);
 }
 
 /* GET /api/v5/clients */
@@ -162,7 +233,7 @@ http_get_clients(struct http_req *r)
 	f.like_clientid = http_arg_str(r, "like_clientid");
 	f.like_username = http_arg_str(r, "like_username");
 	worker_call_all_wait(http_clients_cb, &f);
-	http_page(r, http_join(f.per), page, limit);
+	http_clients_page(r, &f, page, limit);
 	free(f.clientid);
 	free(f.username);
 	free(f.ip);

@@ -84,6 +84,9 @@ bool	 http_member_str(struct http_req *, json_t *obj, const char *name,
 bool	 http_page_args(struct http_req *, long *page, long *limit);
 /* Answer one page of an array (takes it): {"data", "meta"}. */
 void	 http_page(struct http_req *, json_t *all, long page, long limit);
+/* Answer data (taken), the page'th of count items. */
+void	 http_page_answer(struct http_req *, json_t *data, long page,
+	    long limit, size_t count);
 /* Join per-worker arrays (n_workers of them; takes them), sorted by
  * client id then topic. */
 json_t	*http_join(json_t **per);
