@@ -29,7 +29,9 @@
 #include "proto.h"
 #include "session.h"
 #include "sys.h"
+#include "tls.h"
 #include "worker.h"
+#include "ws.h"
 #include "xmalloc.h"
 
 static void	conn_io_cb(EV_P_ ev_io *, int);
@@ -57,8 +59,36 @@ tcp_shutdown(struct conn *c)
 }
 
 static const struct conn_transport conn_tcp = {
-	"tcp", tcp_read, tcp_write, tcp_shutdown
+	.name = "tcp",
+	.read = tcp_read,
+	.write = tcp_write,
+	.shutdown = tcp_shutdown,
 };
+
+/* Read below the WebSocket layer: TLS or the socket. */
+ssize_t
+conn_lower_read(struct conn *c, void *p, size_t n)
+{
+	return (c->tls != NULL ? tls_read(c, p, n) : read(c->fd, p, n));
+}
+
+/* Write below the WebSocket layer: TLS or the socket. */
+ssize_t
+conn_lower_write(struct conn *c, const void *p, size_t n)
+{
+	return (c->tls != NULL ? tls_write(c, p, n) : write(c->fd, p, n));
+}
+
+/* The transport of a conn's state: WebSocket over TLS or TCP, TLS, TCP. */
+static const struct conn_transport *
+conn_transport_of(const struct conn *c)
+{
+	if (c->ws != NULL)
+		return (&ws_transport);
+	if (c->tls != NULL)
+		return (&tls_transport);
+	return (&conn_tcp);
+}
 
 /* Common set-up of a new conn. */
 static struct conn *
@@ -93,6 +123,7 @@ conn_new(struct worker *w, int fd, struct listener *l,
     const struct sockaddr *sa, socklen_t salen)
 {
 	struct conn	*c;
+	double		 timeout;
 
 	c = conn_setup(w, fd, l);
 	(void)salen;
@@ -109,18 +140,44 @@ conn_new(struct worker *w, int fd, struct listener *l,
 		c->port = ntohs(sin6->sin6_port);
 		memcpy(c->addr, &sin6->sin6_addr, 16);
 	}
-	conn_set_keepalive(c, (double)config->mqtt_idle_timeout / 1000.0);
+	timeout = (double)config->mqtt_idle_timeout / 1000.0;
+	if (l != NULL) {
+		switch (l->cfg->type) {
+		case CONFIG_L_WSS:
+			tls_attach(c);
+			/* FALLTHROUGH */
+		case CONFIG_L_WS:
+			ws_attach(c);
+			break;
+		case CONFIG_L_SSL:
+			tls_attach(c);
+			break;
+		default:
+			break;
+		}
+		/* The handshake has its own, usually shorter, limit. */
+		if (c->tls != NULL && (double)l->cfg->ssl_handshake_timeout /
+		    1000.0 < timeout)
+			timeout = (double)l->cfg->ssl_handshake_timeout /
+			    1000.0;
+	}
+	c->tr = conn_transport_of(c);
+	conn_set_keepalive(c, timeout);
 	return (c);
 }
 
 /* Adopt a socket handed over by another worker. */
 struct conn *
 conn_adopt(struct worker *w, int fd, struct listener *l, uint8_t family,
-    uint16_t port, const uint8_t *addr, struct buf *rx)
+    uint16_t port, const uint8_t *addr, struct buf *rx, struct tls_conn *tls,
+    struct ws_conn *ws)
 {
 	struct conn	*c;
 
 	c = conn_setup(w, fd, l);
+	c->tls = tls;
+	c->ws = ws;
+	c->tr = conn_transport_of(c);
 	c->family = family;
 	c->port = port;
 	memcpy(c->addr, addr, sizeof c->addr);
@@ -235,6 +292,7 @@ conn_timer_cb(EV_P_ ev_timer *t, int revents)
 {
 	struct conn	*c = t->data;
 	ev_tstamp	 now = ev_now(EV_A);
+	const char	*why;
 
 	(void)t;
 	(void)revents;
@@ -245,8 +303,10 @@ conn_timer_cb(EV_P_ ev_timer *t, int revents)
 	}
 	if (c->ka_timeout > 0 && now - c->last_rx >= c->ka_timeout) {
 		if (c->state == CONN_S_NEW) {
-			log_info("conn: %s closed: no CONNECT within "
-			    "idle_timeout", conn_addr(c));
+			why = c->tr->stalled != NULL ? c->tr->stalled(c) : NULL;
+			log_info("conn: %s closed: %s within %.3g s",
+			    conn_addr(c), why != NULL ? why : "no CONNECT",
+			    c->ka_timeout);
 			conn_close(c, NULL);
 		} else
 			proto_disconnect(c, 0x8d, "keepalive timeout");
@@ -286,6 +346,7 @@ conn_flush(struct conn *c)
 {
 	ssize_t	 n;
 	size_t	 avail;
+	int	 pend = 0;
 
 	/* While held (ds.h), only the bytes written before the hold go. */
 	while ((avail = c->hold_idx != 0 ? c->tx_ok : buf_used(&c->tx)) != 0) {
@@ -304,7 +365,10 @@ conn_flush(struct conn *c)
 			c->tx_ok -= (uint32_t)n;
 		c->drained_ms = (uint32_t)c->w->now;
 	}
-	if (buf_used(&c->tx) == 0) {
+	/* What the transport holds (a frame's rest, handshake records). */
+	if (c->tr->flush != NULL && (pend = c->tr->flush(c)) < 0)
+		return (-1);
+	if (buf_used(&c->tx) == 0 && pend == 0) {
 		buf_release(&c->tx);
 		if (c->want_write) {
 			c->want_write = false;
@@ -313,7 +377,8 @@ conn_flush(struct conn *c)
 			if (!c->paused)
 				ev_io_start(c->w->loop.ev, &c->io);
 		}
-	} else if (!c->want_write && (c->hold_idx == 0 || c->tx_ok != 0)) {
+	} else if (!c->want_write && (c->hold_idx == 0 || c->tx_ok != 0 ||
+	    pend != 0)) {
 		c->want_write = true;
 		ev_io_stop(c->w->loop.ev, &c->io);
 		ev_io_set(&c->io, c->fd, EV_WRITE | (c->paused ? 0 : EV_READ));
@@ -464,7 +529,10 @@ conn_feed(struct conn *c, const uint8_t *p, size_t len, bool from_rx)
 	if (handoff) {
 		fd = c->fd;
 		worker_handoff(workers[c->handoff_to], fd, c->l, c->family,
-		    c->port, c->addr, p + used, len - used);
+		    c->port, c->addr, p + used, len - used, c->tls, c->ws);
+		/* The transport state went with the socket. */
+		c->tls = NULL;
+		c->ws = NULL;
 		conn_release_fd(c);
 		return (false);
 	}
@@ -481,7 +549,7 @@ conn_feed(struct conn *c, const uint8_t *p, size_t len, bool from_rx)
 
 /* Read once from the socket. */
 static void
-conn_read(struct conn *c)
+conn_read_once(struct conn *c)
 {
 	struct worker	*w = c->w;
 	ssize_t		 n;
@@ -517,6 +585,26 @@ conn_read(struct conn *c)
 }
 
 /*
+ * Read from the socket; a transport holding decoded bytes (TLS records,
+ * WebSocket frames) is read until it is empty, up to a bound, then the
+ * rest waits for the next loop turn.
+ */
+static void
+conn_read(struct conn *c)
+{
+	int	 i;
+
+	conn_read_once(c);
+	for (i = 0; i < 64 && c->tr->buffered != NULL &&
+	    c->state != CONN_S_CLOSING && !c->paused && c->tr->buffered(c);
+	    i++)
+		conn_read_once(c);
+	if (c->state != CONN_S_CLOSING && !c->paused &&
+	    c->tr->buffered != NULL && c->tr->buffered(c))
+		ev_feed_event(c->w->loop.ev, &c->io, EV_READ);
+}
+
+/*
  * Read again once the rate limit allows it and no throttle holds (or the
  * last one is older than CONN_THROTTLE_MAX); process what is buffered.
  */
@@ -546,6 +634,8 @@ conn_resume_reading(struct conn *c)
 	if (buf_used(&c->rx) != 0 &&
 	    !conn_feed(c, buf_head(&c->rx), buf_used(&c->rx), true))
 		return;
+	if (c->tr->buffered != NULL && c->tr->buffered(c))
+		ev_feed_event(c->w->loop.ev, &c->io, EV_READ);
 	conn_timer_arm(c);
 }
 
@@ -565,6 +655,9 @@ conn_io_cb(EV_P_ ev_io *io, int revents)
 		if (buf_used(&c->tx) < CONN_TX_HIGH / 2 && c->s != NULL &&
 		    c->state == CONN_S_OPEN)
 			session_drain(c->s);
+		/* A handshake that waited to write may now read on. */
+		if (c->tr->flush != NULL)
+			revents |= EV_READ;
 	}
 	if ((revents & EV_READ) && c->state != CONN_S_CLOSING && !c->paused)
 		conn_read(c);
@@ -609,6 +702,8 @@ conn_free(struct conn *c)
 		__atomic_sub_fetch(&c->l->conns, 1, __ATOMIC_RELAXED);
 	ds_conn_free(c);
 	proto_conn_free(c);
+	ws_free(c);
+	tls_free(c);
 	buf_release(&c->rx);
 	buf_release(&c->tx);
 	free(c->rate);

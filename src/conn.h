@@ -36,13 +36,33 @@ struct listener;
 struct session;
 struct worker;
 
-/* Transport vtable: TCP now, TLS and WebSocket behind the same calls. */
+/*
+ * Transport vtable: TCP, TLS (tls.c) and WebSocket (ws.c, over TCP or
+ * TLS) behind the same calls, so that the MQTT engine never knows which.
+ * read and write behave like read(2) and write(2): -1 with errno EAGAIN
+ * when nothing can be done now, 0 from read at the end of the stream.
+ * The rest may be NULL (plain TCP needs none of them):
+ * - flush pushes out what the transport holds (handshake records, the
+ *   rest of a frame): -1 on error (errno), 0 when all is out, 1 when it
+ *   waits for the socket to take more (the conn then waits for EV_WRITE,
+ *   and reads again once it is writable).
+ * - buffered: bytes already taken from the socket and not yet returned by
+ *   read, so the conn reads again without waiting for the socket.
+ * - stalled: why a conn that never got to CONNECT is closed at its
+ *   timeout ("TLS handshake not finished"), or NULL.
+ */
 struct conn_transport {
 	const char	*name;
 	ssize_t		(*read)(struct conn *, void *, size_t);
 	ssize_t		(*write)(struct conn *, const void *, size_t);
 	void		(*shutdown)(struct conn *);
+	int		(*flush)(struct conn *);
+	bool		(*buffered)(const struct conn *);
+	const char	*(*stalled)(const struct conn *);
 };
+
+struct tls_conn;
+struct ws_conn;
 
 struct alias_map;
 
@@ -79,6 +99,8 @@ struct conn {
 	struct worker	*w;
 	struct listener	*l;
 	const struct conn_transport *tr;
+	struct tls_conn	*tls;		/* TLS state (ssl, wss), or NULL */
+	struct ws_conn	*ws;		/* WebSocket state (ws, wss), or NULL */
 	struct session	*s;
 	ev_io		 io;
 	ev_timer	 timer;		/* keepalive, idle timeout, rate pause */
@@ -108,10 +130,15 @@ struct conn {
 
 struct conn	*conn_new(struct worker *, int fd, struct listener *,
 		    const struct sockaddr *, socklen_t);
-/* Adopt a socket handed over by another worker, with its unread bytes. */
+/* Adopt a socket handed over by another worker, with its unread bytes
+ * and its transport state (taken). */
 struct conn	*conn_adopt(struct worker *, int fd, struct listener *,
 		    uint8_t family, uint16_t port, const uint8_t *addr,
-		    struct buf *rx);
+		    struct buf *rx, struct tls_conn *, struct ws_conn *);
+/* The bytes under the WebSocket layer: TLS when c->tls, else the socket
+ * (read(2) and write(2) semantics). */
+ssize_t		 conn_lower_read(struct conn *, void *, size_t);
+ssize_t		 conn_lower_write(struct conn *, const void *, size_t);
 /* Detach the socket for a hand-off: the conn is freed, fd kept open. */
 void		 conn_release_fd(struct conn *);
 void		 conn_close(struct conn *, const char *why);

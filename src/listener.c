@@ -1,8 +1,9 @@
 /*
  * listener.c: listening sockets (see listener.h).
  *
- * Each enabled TCP listener gets one socket per worker, bound with
- * SO_REUSEPORT so the kernel spreads accepts over the workers.  Sockets
+ * Each enabled listener (tcp, ssl, ws, wss) gets one socket per worker,
+ * bound with SO_REUSEPORT so the kernel spreads accepts over the workers;
+ * the transport of its connections (conn.h) follows its type.  Sockets
  * are created and bound in the main thread before the readiness line;
  * each worker starts its own accept watchers on its thread.
  */
@@ -25,6 +26,7 @@
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
+#include "tls.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -216,6 +218,10 @@ listener_bind(struct listener *l, char **cause)
 		return (NULL);
 	if (listener_socket(&ss, len, lc->id, lc->bind, 0, cause) != 0)
 		return (NULL);
+	/* Certificates are read at every start: a restart takes new ones. */
+	if ((lc->type == CONFIG_L_SSL || lc->type == CONFIG_L_WSS) &&
+	    (l->tls = tls_listener_new(lc, cause)) == NULL)
+		return (NULL);
 	socks = xcalloc(n_workers, sizeof *socks);
 	for (k = 0; k < n_workers; k++) {
 		fd = listener_socket(&ss, len, lc->id, lc->bind, 1, cause);
@@ -238,10 +244,13 @@ fail:
 		free(socks[k]);
 	}
 	free(socks);
+	tls_listener_unref(l->tls);
+	l->tls = NULL;
 	return (NULL);
 }
 
-/* Bind every TCP listener for every worker; the enabled ones start. */
+/* Bind every listener (tcp, ssl, ws, wss) for every worker; the enabled
+ * ones start. */
 int
 listener_init(char **cause)
 {
@@ -257,13 +266,6 @@ listener_init(char **cause)
 	listeners = xcalloc(config->n_listeners + 1, sizeof *listeners);
 	for (i = 0; i < config->n_listeners; i++) {
 		lc = &config->listeners[i];
-		if (lc->type != CONFIG_L_TCP && !lc->enable)
-			continue;
-		if (lc->type != CONFIG_L_TCP) {
-			log_warn("listener: %s not started: only tcp "
-			    "listeners are available in this version", lc->id);
-			continue;
-		}
 		/* Accepted by the config for EMQX files, not done yet: say
 		 * so rather than run without them. */
 		if (lc->mountpoint[0] != '\0' || lc->proxy_protocol) {
@@ -371,6 +373,9 @@ listener_stop(struct listener *l)
 	pthread_mutex_lock(&listener_lock);
 	if (l->running) {
 		worker_call_all_wait(listener_detach_cb, l);
+		/* Open connections keep their reference. */
+		tls_listener_unref(l->tls);
+		l->tls = NULL;
 		__atomic_store_n(&l->running, 0, __ATOMIC_RELAXED);
 		log_notice("listener: %s stopped; its %u connections stay",
 		    l->id, __atomic_load_n(&l->conns, __ATOMIC_RELAXED));
@@ -413,6 +418,7 @@ listener_free_all(void)
 	size_t	 i;
 
 	for (i = 0; i < n_listeners; i++) {
+		tls_listener_unref(listeners[i]->tls);
 		free(listeners[i]->id);
 		free(listeners[i]->bind_text);
 		free(listeners[i]);

@@ -13,8 +13,11 @@
 struct config_listener;
 struct worker;
 
+struct tls_listener;
+
 struct listener {
 	const struct config_listener *cfg;
+	struct tls_listener *tls;	/* ssl, wss: while running */
 	char		*id;		/* "tcp:default" */
 	char		*bind_text;
 	uint32_t	 conns;		/* atomic: open connections */

@@ -38,6 +38,8 @@ struct conn_handoff {
 	uint16_t	 port;
 	uint8_t		 addr[16];
 	struct buf	 rx;
+	struct tls_conn	*tls;		/* transport state, moved along */
+	struct ws_conn	*ws;
 };
 
 /* For worker_call_all_wait. */
@@ -95,7 +97,8 @@ worker_adopt(struct worker *w, struct conn_handoff *h)
 {
 	struct conn	*c;
 
-	c = conn_adopt(w, h->fd, h->l, h->family, h->port, h->addr, &h->rx);
+	c = conn_adopt(w, h->fd, h->l, h->family, h->port, h->addr, &h->rx,
+	    h->tls, h->ws);
 	buf_release(&h->rx);
 	free(h);
 	if (c != NULL)
@@ -368,7 +371,8 @@ worker_call_wait(struct worker *w, void (*fn)(struct worker *, void *),
 /* Hand a connection's socket and unread bytes to another worker. */
 void
 worker_handoff(struct worker *to, int fd, struct listener *l, uint8_t family,
-    uint16_t port, const uint8_t *addr, const uint8_t *p, size_t len)
+    uint16_t port, const uint8_t *addr, const uint8_t *p, size_t len,
+    struct tls_conn *tls, struct ws_conn *ws)
 {
 	struct conn_handoff	*h;
 
@@ -381,5 +385,7 @@ worker_handoff(struct worker *to, int fd, struct listener *l, uint8_t family,
 	memcpy(h->addr, addr, sizeof h->addr);
 	buf_init(&h->rx);
 	buf_add(&h->rx, p, len);
+	h->tls = tls;
+	h->ws = ws;
 	worker_post(to, &h->hdr);
 }

@@ -123,8 +123,13 @@ void		 worker_call_wait(struct worker *,
 
 
 struct listener;
+struct tls_conn;
+struct ws_conn;
+/* Hand a socket past CONNECT to its home worker, with its unread bytes
+ * and its transport state (taken). */
 void		 worker_handoff(struct worker *, int fd, struct listener *,
 		    uint8_t family, uint16_t port, const uint8_t *addr,
-		    const uint8_t *p, size_t len);
+		    const uint8_t *p, size_t len, struct tls_conn *,
+		    struct ws_conn *);
 
 #endif
