@@ -190,4 +190,25 @@ test_expect_success 'a ctl socket left by a killed node is replaced at start' '
 	stop_broker
 '
 
+test_expect_success 'dashboard.cors: preflight 204 and Access-Control headers; off by default' '
+	start_broker &&
+	http_do OPTIONS "$API/clients" -H "Origin: http://elsewhere" &&
+	test_grep ! -i "^access-control-allow-origin" hdr &&
+	stop_broker &&
+	broker_config <<-\EOF &&
+	dashboard.cors: true
+	EOF
+	start_broker &&
+	http_do OPTIONS "$API/clients" -H "Origin: http://elsewhere" \
+	    -H "Access-Control-Request-Method: GET" &&
+	expect_code 204 &&
+	test_grep -i "^access-control-allow-origin: \*" hdr &&
+	test_grep -i "^access-control-allow-headers:.*authorization" hdr &&
+	http_do GET "$API/status" &&
+	test_grep -i "^access-control-allow-origin: \*" hdr &&
+	api GET /clients &&
+	expect_code 401 BAD_TOKEN &&
+	stop_broker
+'
+
 test_done
