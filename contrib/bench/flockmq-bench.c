@@ -54,6 +54,12 @@
  * line of output is "RESULT key=value ..." for scripts
  * (contrib/bench/compare).
  *
+ * Transports: --tls connects over TLS (mbedTLS, no certificate check,
+ * for loopback brokers only), --ws PATH over WebSocket (the HTTP upgrade
+ * with subprotocol mqtt, then masked binary frames; one frame per flush),
+ * both together over WebSocket on TLS.  The handshakes happen before
+ * CONNECT; what the figures measure after that is the broker's transport.
+ *
  * Source addresses: past about half the ephemeral port range, connect()
  * spends most of its time looking for a free port (Linux prefers one
  * parity, then scans), and the bench becomes the bottleneck.  So for an
@@ -86,6 +92,11 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/random.h>
+
+#include <mbedtls/base64.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/ssl.h>
 
 #include "buf.h"
 #include "mqtt.h"
@@ -135,6 +146,9 @@ struct opts {
 	uint16_t	 keepalive;
 	double		 hold;
 	double		 settle;
+	/* transports */
+	int		 tls;		/* --tls */
+	const char	*ws_path;	/* --ws PATH, NULL for none */
 };
 
 static struct opts opt = {
@@ -207,6 +221,8 @@ struct share {
 enum bstate {
 	BC_IDLE,		/* not started */
 	BC_CONNECTING,		/* TCP connect in progress */
+	BC_TLS,			/* TLS handshake in progress */
+	BC_WS,			/* WebSocket upgrade sent, waiting for 101 */
 	BC_CONNACK,		/* CONNECT sent */
 	BC_SUBACK,		/* SUBSCRIBE sent */
 	BC_READY,		/* connected (and subscribed) */
@@ -232,6 +248,10 @@ struct bclient {
 	ev_io		 wio;
 	struct buf	 rx;
 	struct buf	 tx;
+	mbedtls_ssl_context *ssl;	/* --tls */
+	size_t		 ssl_wlen;	/* length of a write to repeat */
+	struct buf	 wrx;		/* --ws: raw bytes in (frames) */
+	struct buf	 wtx;		/* --ws: raw bytes out */
 	char		*topic;		/* pub: topic; sub: filter */
 	/* publisher */
 	uint32_t	 seq;		/* next seq; also messages published */
@@ -749,7 +769,8 @@ bc_close(struct bclient *c, int error, const char *why)
 		    --t->pending == 0)
 			ev_break(t->loop, EVBREAK_ONE);
 	}
-	if (c->state == BC_CONNECTING || c->state == BC_CONNACK)
+	if (c->state == BC_CONNECTING || c->state == BC_TLS ||
+	    c->state == BC_WS || c->state == BC_CONNACK)
 		t->open--;
 	if (c->state == BC_CLOSING && --t->closing == 0)
 		ev_break(t->loop, EVBREAK_ONE);
@@ -761,6 +782,13 @@ bc_close(struct bclient *c, int error, const char *why)
 	c->state = BC_DEAD;
 	buf_release(&c->rx);
 	buf_release(&c->tx);
+	buf_release(&c->wrx);
+	buf_release(&c->wtx);
+	if (c->ssl != NULL) {
+		mbedtls_ssl_free(c->ssl);
+		free(c->ssl);
+		c->ssl = NULL;
+	}
 }
 
 /* Bind a socket to loopback source address k % opt.sources. */
@@ -827,14 +855,254 @@ thread_connect_more(struct bthread *t)
 	}
 }
 
-/* TCP connected: send CONNECT. */
+static mbedtls_ssl_config	 tls_conf;
+
+/* Random bytes for mbedTLS (thread-safe: no shared generator). */
+static int
+tls_rng(void *arg, unsigned char *p, size_t n)
+{
+	(void)arg;
+	while (n > 0) {
+		ssize_t	 k = getrandom(p, n, 0);
+
+		if (k <= 0)
+			return (-1);
+		p += k;
+		n -= (size_t)k;
+	}
+	return (0);
+}
+
+/* mbedTLS's socket I/O, on the client's fd. */
+static int
+tls_send(void *arg, const unsigned char *p, size_t n)
+{
+	ssize_t	 k = write(*(int *)arg, p, n);
+
+	if (k >= 0)
+		return ((int)k);
+	return (errno == EAGAIN || errno == EINTR ?
+	    MBEDTLS_ERR_SSL_WANT_WRITE : MBEDTLS_ERR_NET_SEND_FAILED);
+}
+
+/* mbedTLS's socket input. */
+static int
+tls_recv(void *arg, unsigned char *p, size_t n)
+{
+	ssize_t	 k = read(*(int *)arg, p, n);
+
+	if (k >= 0)
+		return ((int)k);
+	return (errno == EAGAIN || errno == EINTR ?
+	    MBEDTLS_ERR_SSL_WANT_READ : MBEDTLS_ERR_NET_RECV_FAILED);
+}
+
+/* The client TLS settings, once: no certificate check (loopback). */
+static void
+tls_setup(void)
+{
+	mbedtls_ssl_config_init(&tls_conf);
+	if (mbedtls_ssl_config_defaults(&tls_conf, MBEDTLS_SSL_IS_CLIENT,
+	    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT) != 0)
+		die("TLS set-up failed");
+	mbedtls_ssl_conf_authmode(&tls_conf, MBEDTLS_SSL_VERIFY_NONE);
+	mbedtls_ssl_conf_rng(&tls_conf, tls_rng, NULL);
+}
+
+/* Write below MQTT: TLS or the socket; -1 and EAGAIN when blocked. */
+static ssize_t
+bc_raw_write(struct bclient *c, const void *p, size_t n)
+{
+	int	 r;
+
+	if (c->ssl == NULL)
+		return (write(c->fd, p, n));
+	/* After WANT_WRITE mbedTLS wants the same length again. */
+	if (c->ssl_wlen != 0)
+		n = c->ssl_wlen;
+	r = mbedtls_ssl_write(c->ssl, p, n);
+	if (r == MBEDTLS_ERR_SSL_WANT_WRITE || r == MBEDTLS_ERR_SSL_WANT_READ) {
+		c->ssl_wlen = n;
+		errno = EAGAIN;
+		return (-1);
+	}
+	c->ssl_wlen = 0;
+	if (r < 0) {
+		errno = EIO;
+		return (-1);
+	}
+	return (r);
+}
+
+/* Read below MQTT: TLS or the socket; 0 at the end. */
+static ssize_t
+bc_raw_read(struct bclient *c, void *p, size_t n)
+{
+	int	 r;
+
+	if (c->ssl == NULL)
+		return (read(c->fd, p, n));
+	r = mbedtls_ssl_read(c->ssl, p, n);
+	if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		errno = EAGAIN;
+		return (-1);
+	}
+	if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+		return (0);
+	if (r < 0) {
+		errno = EIO;
+		return (-1);
+	}
+	return (r);
+}
+
+/* --ws: the HTTP upgrade request. */
+static void
+ws_upgrade(struct bclient *c)
+{
+	unsigned char	 key[16], b64[32];
+	size_t		 n;
+	char		 req[512];
+
+	(void)tls_rng(NULL, key, sizeof key);
+	mbedtls_base64_encode(b64, sizeof b64, &n, key, sizeof key);
+	snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: %s:%s\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: %.*s\r\nSec-WebSocket-Version: 13\r\n"
+	    "Sec-WebSocket-Protocol: mqtt\r\n\r\n", opt.ws_path, opt.host,
+	    opt.port, (int)n, b64);
+	buf_add(&c->wtx, req, strlen(req));
+}
+
+/* --ws: MQTT bytes of tx into one masked binary frame in wtx. */
+static void
+ws_frame(struct bclient *c)
+{
+	size_t		 n = buf_used(&c->tx), i;
+	const uint8_t	*p = buf_head(&c->tx);
+	uint8_t		 mask[4];
+
+	if (n == 0)
+		return;
+	buf_add_u8(&c->wtx, 0x82);
+	if (n < 126)
+		buf_add_u8(&c->wtx, 0x80 | (uint8_t)n);
+	else if (n < 65536) {
+		buf_add_u8(&c->wtx, 0x80 | 126);
+		buf_add_u16(&c->wtx, (uint16_t)n);
+	} else {
+		buf_add_u8(&c->wtx, 0x80 | 127);
+		buf_add_u32(&c->wtx, 0);
+		buf_add_u32(&c->wtx, (uint32_t)n);
+	}
+	(void)tls_rng(NULL, mask, sizeof mask);
+	buf_add(&c->wtx, mask, sizeof mask);
+	buf_reserve(&c->wtx, n);
+	for (i = 0; i < n; i++)
+		c->wtx.data[c->wtx.len + i] = p[i] ^ mask[i & 3];
+	c->wtx.len += n;
+	buf_consume(&c->tx, n);
+}
+
+/*
+ * --ws: move the payloads of the complete frames in wrx to rx; -1 on a
+ * frame a server must not send.  Before the 101, look for its end: 1 once
+ * it came.
+ */
+static int
+ws_unframe(struct bclient *c)
+{
+	const uint8_t	*p;
+	size_t		 n, hl;
+	uint64_t	 len;
+	const char	*end;
+
+	if (c->state == BC_WS) {
+		n = buf_used(&c->wrx);
+		p = buf_head(&c->wrx);
+		end = memmem(p, n, "\r\n\r\n", 4);
+		if (end == NULL)
+			return (0);
+		if (n < 12 || memcmp(p + 9, "101", 3) != 0)
+			return (-1);
+		buf_consume(&c->wrx, (size_t)((const uint8_t *)end - p) + 4);
+		return (1);
+	}
+	for (;;) {
+		n = buf_used(&c->wrx);
+		p = buf_head(&c->wrx);
+		if (n < 2)
+			return (0);
+		if (p[1] & 0x80)
+			return (-1);	/* masked by the server */
+		len = p[1] & 0x7f;
+		hl = 2;
+		if (len == 126) {
+			if (n < 4)
+				return (0);
+			len = (uint64_t)p[2] << 8 | p[3];
+			hl = 4;
+		} else if (len == 127) {
+			if (n < 10)
+				return (0);
+			len = 0;
+			for (hl = 2; hl < 10; hl++)
+				len = len << 8 | p[hl];
+		}
+		if (n - hl < len)
+			return (0);
+		if ((p[0] & 0x0f) == 0x8)
+			return (-1);	/* close */
+		if ((p[0] & 0x0f) <= 0x2)
+			buf_add(&c->rx, p + hl, (size_t)len);
+		buf_consume(&c->wrx, hl + (size_t)len);
+	}
+}
+
+static void	bc_send_connect(struct bclient *);
+
+/* --ws: send the upgrade; CONNECT follows the 101. */
+static void
+ws_start(struct bclient *c)
+{
+	c->state = BC_WS;
+	ws_upgrade(c);
+	ev_io_start(c->t->loop, &c->rio);
+	bc_flush(c);
+}
+
+/* Drive the TLS handshake. */
+static void
+bc_tls_step(struct bclient *c)
+{
+	int	 r = mbedtls_ssl_handshake(c->ssl);
+
+	if (r == MBEDTLS_ERR_SSL_WANT_READ) {
+		ev_io_stop(c->t->loop, &c->wio);
+		ev_io_start(c->t->loop, &c->rio);
+		return;
+	}
+	if (r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+		ev_io_start(c->t->loop, &c->wio);
+		return;
+	}
+	ev_io_stop(c->t->loop, &c->wio);
+	if (r != 0) {
+		bc_close(c, 1, "TLS handshake failed");
+		return;
+	}
+	if (opt.ws_path != NULL)
+		ws_start(c);
+	else
+		bc_send_connect(c);
+}
+
+/* TCP connected: TLS, the upgrade, or CONNECT. */
 static void
 bc_connected(struct bclient *c)
 {
-	struct mqtt_packet	 pkt;
-	char			 id[64];
-	int			 err = 0;
-	socklen_t		 len = sizeof err;
+	int		 err = 0;
+	socklen_t	 len = sizeof err;
 
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
@@ -842,6 +1110,32 @@ bc_connected(struct bclient *c)
 		bc_close(c, 1, strerror(err));
 		return;
 	}
+	if (opt.tls) {
+		c->ssl = xcalloc(1, sizeof *c->ssl);
+		mbedtls_ssl_init(c->ssl);
+		if (mbedtls_ssl_setup(c->ssl, &tls_conf) != 0) {
+			bc_close(c, 1, "TLS set-up failed");
+			return;
+		}
+		mbedtls_ssl_set_bio(c->ssl, &c->fd, tls_send, tls_recv, NULL);
+		c->state = BC_TLS;
+		bc_tls_step(c);
+		return;
+	}
+	if (opt.ws_path != NULL) {
+		ws_start(c);
+		return;
+	}
+	bc_send_connect(c);
+}
+
+/* Send CONNECT. */
+static void
+bc_send_connect(struct bclient *c)
+{
+	struct mqtt_packet	 pkt;
+	char			 id[64];
+
 	snprintf(id, sizeof id, "bench-%ld-%s-%" PRIu32, (long)getpid(),
 	    c->role == ROLE_PUB ? "p" : c->role == ROLE_SUB ? "s" : "c",
 	    c->id);
@@ -1098,10 +1392,13 @@ bc_on_packet(struct bclient *c, const struct mqtt_packet *pkt,
 static void
 bc_flush(struct bclient *c)
 {
-	ssize_t	 n;
+	struct buf	*out = opt.ws_path != NULL ? &c->wtx : &c->tx;
+	ssize_t		 n;
 
-	while (buf_used(&c->tx) != 0) {
-		n = write(c->fd, buf_head(&c->tx), buf_used(&c->tx));
+	if (opt.ws_path != NULL && c->state != BC_WS)
+		ws_frame(c);
+	while (buf_used(out) != 0) {
+		n = bc_raw_write(c, buf_head(out), buf_used(out));
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -1110,9 +1407,9 @@ bc_flush(struct bclient *c)
 			bc_close(c, 1, strerror(errno));
 			return;
 		}
-		buf_consume(&c->tx, (size_t)n);
+		buf_consume(out, (size_t)n);
 	}
-	c->blocked = buf_used(&c->tx) != 0;
+	c->blocked = buf_used(out) != 0;
 	if (c->blocked)
 		ev_io_start(c->t->loop, &c->wio);
 	else
@@ -1125,22 +1422,42 @@ bc_read(struct bclient *c)
 {
 	struct mqtt_packet	 pkt;
 	enum mqtt_status	 st;
+	struct buf		*in;
 	ssize_t			 n;
 	size_t			 used;
 	uint64_t		 rx_ns;
+	int			 ws;
 
-	buf_reserve(&c->rx, BENCH_READ_SIZE);
-	n = read(c->fd, c->rx.data + c->rx.len, c->rx.cap - c->rx.len);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		/* after DISCONNECT, the broker closing is the expected end */
-		bc_close(c, c->state != BC_CLOSING, n == 0 ?
-		    "closed by the broker" : strerror(errno));
-		return;
-	}
+	in = opt.ws_path != NULL ? &c->wrx : &c->rx;
+	do {
+		buf_reserve(in, BENCH_READ_SIZE);
+		n = bc_raw_read(c, in->data + in->len, in->cap - in->len);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			break;
+		if (n <= 0) {
+			/* after DISCONNECT, the broker closing is the
+			 * expected end */
+			bc_close(c, c->state != BC_CLOSING, n == 0 ?
+			    "closed by the broker" : strerror(errno));
+			return;
+		}
+		in->len += (size_t)n;
+	} while (c->ssl != NULL && mbedtls_ssl_get_bytes_avail(c->ssl) > 0);
 	rx_ns = now_ns();
-	c->rx.len += (size_t)n;
+	if (opt.ws_path != NULL) {
+		ws = ws_unframe(c);
+		if (ws < 0) {
+			bc_close(c, c->state != BC_CLOSING,
+			    "bad WebSocket answer or frame");
+			return;
+		}
+		if (ws == 1) {
+			bc_send_connect(c);
+			if (c->state != BC_DEAD && ws_unframe(c) < 0)
+				bc_close(c, 1, "bad WebSocket frame");
+			return;
+		}
+	}
 	while (c->state != BC_DEAD && buf_used(&c->rx) != 0) {
 		st = mqtt_decode(buf_head(&c->rx), buf_used(&c->rx),
 		    opt.version | MQTT_CLIENT_SIDE, UINT32_MAX, &pkt, &used,
@@ -1175,6 +1492,10 @@ bc_io_cb(EV_P_ ev_io *w, int revents)
 	if (c->state == BC_CONNECTING) {
 		ev_io_stop(EV_A_ &c->wio);
 		bc_connected(c);
+		return;
+	}
+	if (c->state == BC_TLS) {
+		bc_tls_step(c);
 		return;
 	}
 	if (revents & EV_READ)
@@ -1887,6 +2208,9 @@ usage(int status)
 	    "      --timeout SECS    connect phase limit (30)\n"
 	    "      --sources N       loopback source addresses, 0 one per "
 	    "10000 clients (0)\n"
+	    "      --tls             over TLS (no certificate check)\n"
+	    "      --ws PATH         over WebSocket at PATH (e.g. /mqtt); "
+	    "with --tls, wss\n"
 	    "pubsub:\n"
 	    "  -P, --pubs N          publishers (1)\n"
 	    "  -S, --subs N          subscribers (1)\n"
@@ -1953,7 +2277,7 @@ main(int argc, char **argv)
 {
 	enum {
 		O_PID = 256, O_TIMEOUT, O_TOPICS, O_PUB_TOPIC, O_SUB_TOPIC,
-		O_INFLIGHT, O_DRAIN, O_HOLD, O_SETTLE, O_SOURCES,
+		O_INFLIGHT, O_DRAIN, O_HOLD, O_SETTLE, O_SOURCES, O_TLS, O_WS,
 		O_SESSION_EXPIRY
 	};
 	static const struct option longopts[] = {
@@ -1982,6 +2306,8 @@ main(int argc, char **argv)
 		{ "keepalive", required_argument, NULL, 'k' },
 		{ "hold", required_argument, NULL, O_HOLD },
 		{ "settle", required_argument, NULL, O_SETTLE },
+		{ "tls", no_argument, NULL, O_TLS },
+		{ "ws", required_argument, NULL, O_WS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -2093,6 +2419,14 @@ main(int argc, char **argv)
 		case O_SETTLE:
 			opt.settle = num("settle", optarg, 0, 3600);
 			break;
+		case O_TLS:
+			opt.tls = 1;
+			break;
+		case O_WS:
+			if (optarg[0] != '/')
+				die("--ws: a path, e.g. /mqtt, not '%s'", optarg);
+			opt.ws_path = optarg;
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -2103,6 +2437,8 @@ main(int argc, char **argv)
 		usage(2);
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
+	if (opt.tls)
+		tls_setup();
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
