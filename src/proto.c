@@ -25,6 +25,7 @@
 #include "router.h"
 #include "session.h"
 #include "sys.h"
+#include "tls.h"
 #include "topic.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -373,6 +374,16 @@ proto_will(struct conn *c, const struct mqtt_connect *ct, struct session *s)
 	return (m);
 }
 
+/* mqtt.peer_cert_as_clientid / _username: the verified TLS client
+ * certificate's CN or DN, or NULL (not set, no certificate). */
+static const char *
+proto_cert_name(const struct conn *c, int how)
+{
+	if (how == PEER_CERT_DISABLED)
+		return (NULL);
+	return (tls_peer_name(c, how == PEER_CERT_DN));
+}
+
 /* CONNECT: checks, session takeover/resume, CONNACK. */
 static void
 proto_connect(struct conn *c, const struct mqtt_packet *pkt)
@@ -384,6 +395,7 @@ proto_connect(struct conn *c, const struct mqtt_packet *pkt)
 	struct conn			*old;
 	struct str			 id = ct->client_id;
 	char				*assigned = NULL;
+	const char			*cert;
 	uint8_t				 v = ct->version;
 	bool				 present = false;
 	double				 ka;
@@ -405,6 +417,9 @@ proto_connect(struct conn *c, const struct mqtt_packet *pkt)
 	if (config->mqtt_use_username_as_clientid && ct->has_username &&
 	    ct->username.len != 0)
 		id = ct->username;
+	if ((cert = proto_cert_name(c, config->mqtt_peer_cert_as_clientid)) !=
+	    NULL)
+		id = STR(cert);
 	if (id.len > (size_t)config->mqtt_max_clientid_len) {
 		proto_refuse_id(c, v, MQTT_RC_CLIENT_ID_NOT_VALID,
 		    MQTT3_RC_ID_REJECTED, "client id too long", id);
@@ -519,6 +534,11 @@ proto_connect(struct conn *c, const struct mqtt_packet *pkt)
 	c->clean_start = ct->clean_start;
 	free(s->username);
 	s->username = ct->has_username ? str_dup(ct->username) : NULL;
+	if ((cert = proto_cert_name(c, config->mqtt_peer_cert_as_username)) !=
+	    NULL) {
+		free(s->username);
+		s->username = xstrdup(cert);
+	}
 	if (ct->will)
 		session_set_will(s, proto_will(c, ct, s),
 		    (ct->will_props.has & MQTT_HAS(MQTT_PROP_WILL_DELAY)) ?
@@ -1076,6 +1096,7 @@ proto_input(struct conn *c, const uint8_t *p, size_t len, bool *handoff)
 	size_t			 off = 0, used;
 	unsigned		 home;
 	struct str		 id;
+	const char		*cert;
 
 	while (off < len && c->state != CONN_S_CLOSING && !c->paused) {
 		why = NULL;
@@ -1099,6 +1120,9 @@ proto_input(struct conn *c, const uint8_t *p, size_t len, bool *handoff)
 			    pkt.u.connect.has_username &&
 			    pkt.u.connect.username.len != 0)
 				id = pkt.u.connect.username;
+			if ((cert = proto_cert_name(c,
+			    config->mqtt_peer_cert_as_clientid)) != NULL)
+				id = STR(cert);
 			home = id.len == 0 ? c->w->id : worker_home(id);
 			if (home != c->w->id && !c->over_limit) {
 				METRIC_ADD(&c->w->metrics, PACKETS_RECEIVED,

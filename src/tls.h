@@ -13,6 +13,7 @@
 #ifndef TLS_H
 #define TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -37,5 +38,9 @@ void	 tls_free(struct conn *);
 /* Application data in and out (conn_lower_read/write for wss). */
 ssize_t	 tls_read(struct conn *, void *, size_t);
 ssize_t	 tls_write(struct conn *, const void *, size_t);
+/* The CN (dn false) or the DN as text ("C=SE, O=x, CN=y") of the client
+ * certificate, if the client sent one and it was verified (verify_peer);
+ * else NULL.  For mqtt.peer_cert_as_username and peer_cert_as_clientid. */
+const char *tls_peer_name(const struct conn *, bool dn);
 
 #endif
