@@ -185,6 +185,10 @@ conn_adopt(struct worker *w, int fd, struct listener *l, uint8_t family,
 	/* Read by the worker that handed it over, counted here. */
 	c->recv_oct = buf_used(rx);
 	conn_set_keepalive(c, (double)config->mqtt_idle_timeout / 1000.0);
+	/* Frames or records the transport decoded but the old owner did
+	 * not read: read them after proto_adopted() took rx. */
+	if (c->tr->buffered != NULL && c->tr->buffered(c))
+		ev_feed_event(w->loop.ev, &c->io, EV_READ);
 	return (c);
 }
 
@@ -547,8 +551,9 @@ conn_feed(struct conn *c, const uint8_t *p, size_t len, bool from_rx)
 	return (true);
 }
 
-/* Read once from the socket. */
-static void
+/* Read once from the socket; false if the conn went away (closed, or
+ * handed off and freed). */
+static bool
 conn_read_once(struct conn *c)
 {
 	struct worker	*w = c->w;
@@ -565,23 +570,24 @@ conn_read_once(struct conn *c)
 			c->will_on_close = !c->got_disconnect;
 		conn_close(c, c->got_disconnect ? NULL :
 		    "connection closed by peer");
-		return;
+		return (false);
 	}
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
-			return;
+			return (true);
 		/* A reset is an abnormal close: the will goes out. */
 		c->will_on_close = c->state == CONN_S_OPEN;
 		conn_close(c, strerror(errno));
-		return;
+		return (false);
 	}
 	METRIC_ADD(&w->metrics, BYTES_RECEIVED, n);
 	c->recv_oct += (uint64_t)n;
 	if (buf_used(&c->rx) != 0) {
 		c->rx.len += (size_t)n;
-		conn_feed(c, buf_head(&c->rx), buf_used(&c->rx), true);
-	} else
-		conn_feed(c, w->rbuf, (size_t)n, false);
+		return (conn_feed(c, buf_head(&c->rx), buf_used(&c->rx),
+		    true));
+	}
+	return (conn_feed(c, w->rbuf, (size_t)n, false));
 }
 
 /*
@@ -594,11 +600,13 @@ conn_read(struct conn *c)
 {
 	int	 i;
 
-	conn_read_once(c);
+	if (!conn_read_once(c))
+		return;
 	for (i = 0; i < 64 && c->tr->buffered != NULL &&
 	    c->state != CONN_S_CLOSING && !c->paused && c->tr->buffered(c);
 	    i++)
-		conn_read_once(c);
+		if (!conn_read_once(c))
+			return;
 	if (c->state != CONN_S_CLOSING && !c->paused &&
 	    c->tr->buffered != NULL && c->tr->buffered(c))
 		ev_feed_event(c->w->loop.ev, &c->io, EV_READ);
