@@ -121,6 +121,14 @@ ws_of(const struct conn *c)
 	return (ws);
 }
 
+/* The conn for log lines: "client 'id' addr" after CONNECT, else the
+ * address (as conn.c's own lines). */
+static const char *
+ws_name(const struct conn *c)
+{
+	return (c->s != NULL ? conn_name(c) : conn_addr(c));
+}
+
 /* XOR payload bytes with the frame's mask from offset *off. */
 static void
 ws_unmask(uint8_t *p, size_t n, const uint8_t mask[4], uint8_t *off)
@@ -207,7 +215,7 @@ ws_fail(struct conn *c, struct ws_conn *ws, unsigned code, int err,
 	va_start(ap, fmt);
 	xvasprintf(&why, fmt, ap);
 	va_end(ap);
-	log_info("ws: %s closed: %s (close %u)", conn_name(c), why, code);
+	log_info("ws: %s closed: %s (close %u)", ws_name(c), why, code);
 	free(why);
 	c->quiet = true;
 	ws_queue_close(ws, code);
@@ -243,7 +251,7 @@ ws_refuse(struct conn *c, struct ws_conn *ws, int status, const char *why)
 		text = "Bad Request";
 		break;
 	}
-	log_info("ws: %s closed: upgrade refused with %d: %s", conn_name(c),
+	log_info("ws: %s closed: upgrade refused with %d: %s", ws_name(c),
 	    status, why);
 	xasprintf(&resp, "HTTP/1.1 %d %s\r\n%sConnection: close\r\n"
 	    "Content-Type: text/plain\r\nContent-Length: %zu\r\n\r\n%s\n",
@@ -316,10 +324,12 @@ static void
 ws_proxy_address(struct conn *c, struct str addr, struct str port)
 {
 	char		 a[INET6_ADDRSTRLEN + 2], *end;
+	char		 was[INET6_ADDRSTRLEN + 16];
 	uint8_t		 bin[16];
 	unsigned long	 pn;
 	char		 p[8];
 
+	snprintf(was, sizeof was, "%s", conn_addr(c));
 	addr = ws_first(addr);
 	if (addr.len >= 2 && addr.p[0] == '[' && addr.p[addr.len - 1] == ']') {
 		addr.p++;
@@ -352,6 +362,7 @@ ws_proxy_address(struct conn *c, struct str addr, struct str port)
 		if (*end == '\0' && pn >= 1 && pn <= 65535)
 			c->port = (uint16_t)pn;
 	}
+	log_debug("ws: %s is %s by the proxy's headers", was, conn_addr(c));
 }
 
 /* Sec-WebSocket-Accept for a key (RFC 6455 4.2.2): 28 characters + NUL. */
@@ -529,7 +540,7 @@ ws_upgrade(struct conn *c, struct ws_conn *ws, size_t len)
 	free(resp);
 	buf_consume(&ws->in, len);
 	ws->state = WS_S_OPEN;
-	log_debug("ws: %s upgraded, subprotocol %s", conn_name(c),
+	log_debug("ws: %s upgraded, subprotocol %s", ws_name(c),
 	    proto != NULL ? proto : "none");
 	conn_want_flush(c);
 	return;
@@ -661,7 +672,7 @@ ws_control(struct conn *c, struct ws_conn *ws, size_t hl, uint8_t op,
 		}
 		if (len >= 2)
 			code = (unsigned)pl[0] << 8 | pl[1];
-		log_debug("ws: %s close frame, code %u", conn_name(c), code);
+		log_debug("ws: %s close frame, code %u", ws_name(c), code);
 		/* Echo the code (RFC 6455 5.5.1); an empty one gets 1000. */
 		ws_queue_close(ws, code != 0 ? code : WS_CLOSE_NORMAL);
 		ws->state = WS_S_DONE;
@@ -943,7 +954,7 @@ ws_linger(struct conn *c)
 }
 
 /* Before close: a close frame (1000) unless one went, what we hold, then
- * the layer below, best effort; after a close frame, linger. */
+ * the layer below, best effort; then linger, unless the client closed. */
 static void
 ws_shutdown(struct conn *c)
 {
@@ -956,7 +967,9 @@ ws_shutdown(struct conn *c)
 		tls_transport.shutdown(c);
 	else
 		shutdown(c->fd, SHUT_WR);
-	if (ws->close_sent && !ws->eof)
+	/* A refusal or close frame we sent: the client may still be
+	 * sending (its close frame, the rest of a request). */
+	if ((ws->close_sent || ws->state == WS_S_DONE) && !ws->eof)
 		ws_linger(c);
 }
 

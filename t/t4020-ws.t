@@ -484,4 +484,109 @@ test_expect_success 'the TCP subscriber saw everything; the broker stops cleanly
 	stop_broker
 '
 
+# wss: the same over TLS (tls.c), on $FLOCKMQ_PORT5.
+wss_ok=
+test_expect_success 'setup: test certificates, a wss listener' '
+	sh "$FLOCKMQ_SRC/contrib/make-certs.sh" certs >certs.log 2>&1 &&
+	C=$(pwd)/certs &&
+	broker_config <<-EOF &&
+	listeners:
+	  wss:
+	    default:
+	      bind: "127.0.0.1:$FLOCKMQ_PORT5"
+	      ssl_options:
+	        certfile: "$C/server.pem"
+	        keyfile: "$C/server.key"
+	EOF
+	if start_broker >wss-start.log 2>&1
+	then
+		wss_ok=yes
+	else
+		test_diag "the wss listener does not start:" &&
+		sed -n "/listener\|tls\|ssl/p" "$BROKER_LOG" | tail -n 3 |
+		    sed "s/^/# | /" >&6
+	fi
+'
+
+test_skip_if 'no wss listener (TLS not available)' 'test -z "$wss_ok"'
+test_expect_success 'wss: paho over TLS and WebSocket, to and from TCP' '
+	ws_py $FLOCKMQ_PORT5 "$C/ca.pem" <<-\EOF
+	import hashlib
+	from ws import *
+	port, ca = int(sys.argv[1]), sys.argv[2]
+	for v in (5, 4):
+	    t = Paho("wss-tcp-v%d" % v, version=v)
+	    t.subscribe("wss/v%d/tcp" % v, qos=1)
+	    w = WsPaho("wss-ws-v%d" % v, version=v, port=port, ca=ca)
+	    check(w.subscribe("wss/v%d/ws" % v, qos=2) == [2], "wss sub")
+	    for q in range(3):
+	        w.publish("wss/v%d/tcp" % v, "w%d" % q, qos=q)
+	        t.publish("wss/v%d/ws" % v, "t%d" % q, qos=q)
+	    check(sorted(t.payloads(3)) == ["w0", "w1", "w2"], "wss -> tcp")
+	    check(sorted(w.payloads(3)) == ["t0", "t1", "t2"], "tcp -> wss")
+	    for c in (t, w):
+	        c.disconnect()
+	big = os.urandom(1 << 20)
+	t = Paho("wss-big-tcp")
+	t.subscribe("wss/big", qos=1)
+	w = WsPaho("wss-big", port=port, ca=ca)
+	w.subscribe("wss/big", qos=1)
+	w.publish("wss/big", big, qos=1)
+	for c in (t, w):
+	    m = c.messages(1, timeout=10)[0]
+	    check(m.payload == big, "%r: 1 MB intact over wss" % c, len(m.payload))
+	    c.disconnect()
+	EOF
+'
+
+test_skip_if 'no wss listener (TLS not available)' 'test -z "$wss_ok"'
+test_expect_success 'wss: raw frames, ping, unmasked frame, bad upgrade' '
+	ws_py $FLOCKMQ_PORT5 "$C/ca.pem" <<-\EOF &&
+	from ws import *
+	port, ca = int(sys.argv[1]), sys.argv[2]
+	w = Ws(port=port, ca=ca)
+	w.send_frame(OP_PING, b"tls")
+	check(w.recv_frame() == (True, OP_PONG, b"tls"), "pong over TLS")
+	w.connect("wss-raw")
+	w.send_frame(OP_BINARY, b"\xc0\x00", mask=False)
+	w.expect_close(1002)
+	w = Ws(port=port, ca=ca, upgrade=False)
+	w.send(b"GET /other HTTP/1.1\r\nHost: x\r\n\r\n")
+	deadline = time.monotonic() + 5
+	try:
+	    while b"\r\n\r\n" not in w.buf:
+	        w._fill(deadline)
+	except Closed:
+	    pass
+	check(w.buf.startswith(b"HTTP/1.1 404 "), "404 over TLS", w.buf)
+	EOF
+	broker_log_grep "ws: client .wss-raw. .* closed: unmasked client frame (close 1002)" &&
+	broker_log_grep "ws: .* closed: upgrade refused with 404: path ./other."
+'
+
+test_skip_if 'no wss listener (TLS not available)' 'test -z "$wss_ok"'
+test_expect_success 'wss: MQTT.js, if there' '
+	if test -z "$node_ok"
+	then
+		test_diag "skipped: no node or no mqtt package"
+	else
+		NODE_EXTRA_CA_CERTS=$C/ca.pem node "$NODE_DIR/ws-client.mjs" \
+		    "wss://127.0.0.1:$FLOCKMQ_PORT5/mqtt" mqttjs-wss 5 >js.out &
+		js_pid=$! &&
+		test_track_pid $js_pid &&
+		wait_for "grep -q ready js.out" 10 &&
+		mosquitto_pub -h 127.0.0.1 -p $FLOCKMQ_PORT -q 1 -t js/in -m to-js &&
+		wait_for "! test_pid_alive $js_pid" 10 &&
+		wait $js_pid &&
+		cat js.out &&
+		grep -q "got js/in to-js" js.out &&
+		grep -q "got js/self/mqttjs-wss self" js.out
+	fi
+'
+
+test_skip_if 'no wss listener (TLS not available)' 'test -z "$wss_ok"'
+test_expect_success 'wss: the broker stops cleanly' '
+	stop_broker
+'
+
 test_done

@@ -18,12 +18,16 @@
 #   Ws(path="/mqtt", headers=None, protocol="mqtt", upgrade=True)
 #       a raw WebSocket client on a socket: frames in and out, masked or
 #       not, with MQTT packets carried in binary frames.
+#
+# Both take port= (default $WS_PORT) and ca= (a CA file: wss, the server
+# checked against it).
 #   http_raw(request_bytes)  send anything, read the answer to the close:
 #       (status, headers dict (lower-case names), body).
 
 import base64
 import hashlib
 import os
+import ssl
 
 import pubsub
 from pubsub import *                                 # noqa: F401,F403
@@ -41,12 +45,14 @@ class WsPaho(pubsub.Paho):
     """pubsub.Paho over WebSocket (paho-mqtt transport="websockets")."""
 
     def __init__(self, client_id="", version=5, port=None, path="/mqtt",
-                 **kw):
+                 ca=None, **kw):
         real = mqtt.Client
 
         def make(*a, **k):
             c = real(*a, transport="websockets", **k)
             c.ws_set_options(path=path)
+            if ca:
+                c.tls_set(ca_certs=ca)
             return c
         mqtt.Client = make
         try:
@@ -108,10 +114,13 @@ class Ws:
     """A raw WebSocket client on 127.0.0.1:$WS_PORT."""
 
     def __init__(self, path="/mqtt", headers=None, protocol="mqtt",
-                 upgrade=True, port=None, version=5):
+                 upgrade=True, port=None, version=5, ca=None):
         self.sock = socket.create_connection((HOST, port or WS_PORT),
                                              5 * SCALE)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if ca:
+            ctx = ssl.create_default_context(cafile=ca)
+            self.sock = ctx.wrap_socket(self.sock, server_hostname=HOST)
         self.buf = b""
         self.mqtt = b""
         self.version = version
@@ -147,7 +156,13 @@ class Ws:
         return h
 
     def _fill(self, deadline):
-        d = read_some(self.sock, deadline)
+        try:
+            if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+                d = self.sock.recv(65536)
+            else:
+                d = read_some(self.sock, deadline)
+        except ssl.SSLError:
+            d = b""
         if d is None:
             raise AssertionError("nothing from the server in time")
         if not d:
