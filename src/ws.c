@@ -734,6 +734,13 @@ ws_read(struct conn *c, void *vp, size_t n)
 		if (ws->eof)
 			break;
 		if (ws->state == WS_S_UPGRADE) {
+			/* MQTT on the wrong port, TLS on a ws one: now. */
+			if (buf_used(&ws->in) != 0 &&
+			    (buf_head(&ws->in)[0] < 'A' ||
+			    buf_head(&ws->in)[0] > 'Z')) {
+				ws_refuse(c, ws, 400, "not an HTTP request");
+				continue;
+			}
 			e = buf_used(&ws->in) < 4 ? NULL : memmem(
 			    buf_head(&ws->in), buf_used(&ws->in), "\r\n\r\n",
 			    4);

@@ -206,8 +206,10 @@ test_expect_success 'upgrade requests refused: 404, 400, 426, 405, 431' '
 	check(st == 405, "POST: 405", st, b)
 	st, h, b = http_raw(req(add=b"X-Big: " + b"a" * 9000 + b"\r\n"))
 	check(st == 431, "9 KB of headers: 431", st, b)
-	st, h, b = http_raw(b"\x10\x10\x00\x04MQTT\x05\x02\x00\x3c\x00\x00\x00\x00\r\n\r\n")
-	check(st == 400, "MQTT bytes instead of HTTP: 400", st, b)
+	st, h, b = http_raw(connect_packet("mqtt-on-ws", 5))
+	check(st == 400, "MQTT bytes instead of HTTP: 400 at once", st, b)
+	st, h, b = http_raw(b"\x16\x03\x01\x02\x00\x01")
+	check(st == 400, "a TLS ClientHello: 400 at once", st, b)
 	# The upgrade works with the same request right.
 	w = Ws(protocol="mqttv3.1")
 	check(w.headers.get("sec-websocket-protocol") == "mqttv3.1",
@@ -224,6 +226,7 @@ test_expect_success 'upgrade requests refused: 404, 400, 426, 405, 431' '
 	broker_log_grep "ws: .* closed: upgrade refused with 400: bad Sec-WebSocket-Key" &&
 	broker_log_grep "ws: .* closed: upgrade refused with 426: Sec-WebSocket-Version .8., not 13" &&
 	broker_log_grep "ws: .* closed: upgrade refused with 431" &&
+	broker_log_grep "ws: 127.0.0.1:[0-9]* closed: upgrade refused with 400: not an HTTP request" &&
 	tcp_ok 2
 '
 
