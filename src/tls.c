@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include <mbedtls/debug.h>
+#include <mbedtls/ecp.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>
 #include <mbedtls/oid.h>
@@ -396,6 +397,10 @@ tls_handshake_done(struct conn *c)
 	const mbedtls_x509_crt	*peer;
 
 	t->done = true;
+	/* The handshake's own limit is over: CONNECT has the usual one. */
+	if (c->state == CONN_S_NEW)
+		conn_set_keepalive(c, (double)config->mqtt_idle_timeout /
+		    1000.0);
 	if (t->tl->verify == CONFIG_VERIFY_PEER &&
 	    (peer = mbedtls_ssl_get_peer_cert(&t->ssl)) != NULL &&
 	    mbedtls_ssl_get_verify_result(&t->ssl) == 0) {
@@ -782,11 +787,37 @@ tls_load(const struct config_listener *lc, const char *what,
 	return (-1);
 }
 
+/*
+ * mbedTLS keeps the precomputed multiples of an EC group's generator in the
+ * group, made on first use: two workers using our key or a CA's key at
+ * once for the first time would both write them.  Make them here, on the
+ * main thread, before any worker sees the config.
+ */
+static void
+tls_warm_ec(mbedtls_pk_context *pk)
+{
+	mbedtls_ecp_keypair	*ec;
+	mbedtls_ecp_point	 r;
+	mbedtls_mpi		 one;
+
+	if (!mbedtls_pk_can_do(pk, MBEDTLS_PK_ECKEY))
+		return;
+	ec = mbedtls_pk_ec(*pk);
+	mbedtls_ecp_point_init(&r);
+	mbedtls_mpi_init(&one);
+	if (mbedtls_mpi_lset(&one, 1) == 0)
+		(void)mbedtls_ecp_mul(&ec->grp, &r, &one, &ec->grp.G,
+		    tls_random, NULL);
+	mbedtls_mpi_free(&one);
+	mbedtls_ecp_point_free(&r);
+}
+
 /* See tls.h. */
 struct tls_listener *
 tls_listener_new(const struct config_listener *lc, char **cause)
 {
 	struct tls_listener	*tl;
+	mbedtls_x509_crt	*crt;
 	int			 ret, authmode;
 
 	tl = xcalloc(1, sizeof *tl);
@@ -867,6 +898,9 @@ tls_listener_new(const struct config_listener *lc, char **cause)
 	mbedtls_ssl_conf_sni(&tl->conf, tls_sni_cb, tl);
 	if (tls_ciphers(tl, lc, cause) != 0)
 		goto fail;
+	tls_warm_ec(&tl->key);
+	for (crt = &tl->ca; crt != NULL && crt->raw.p != NULL; crt = crt->next)
+		tls_warm_ec(&crt->pk);
 	log_info("listener: %s: certificate '%s' loaded (%s)", lc->id,
 	    lc->ssl_certfile, tl->verify == CONFIG_VERIFY_PEER ?
 	    (tl->fail_if_no_peer_cert ? "client certificates required" :

@@ -320,10 +320,41 @@ test_expect_success 'a restart of ssl:default loads a new certificate; old clien
 	test_cmp expect old.out
 '
 
+test_expect_success 'a restart with a missing certfile fails, naming it; start after the fix' '
+	mv certs/server.pem certs/server.pem.away &&
+	api POST /listeners/ssl:default/restart &&
+	expect_code 500 &&
+	jcheck "\"cannot read certfile\" in j[\"message\"]" "\"No such file\" in j[\"message\"]" &&
+	api GET /listeners &&
+	jcheck "[l for l in j if l[\"id\"] == \"ssl:default\" and not l[\"running\"]]" &&
+	test_must_fail tpub -t tls/after -m no 2>err &&
+	mv certs/server.pem.away certs/server.pem &&
+	api POST /listeners/ssl:default/start &&
+	expect_code 200 &&
+	tpub -t tls/after -m again -q 1
+'
+
 test_expect_success 'the plain TCP subscriber kept working' '
 	mosquitto_pub -h 127.0.0.1 -p $FLOCKMQ_PORT -t plain/2 -m two -q 1 &&
 	wait_for "grep -q \"plain/2 two\" plain.out" 5 &&
 	test_pid_alive $plainsub &&
+	stop_broker
+'
+
+test_expect_success 'peer_cert_as_clientid cn and peer_cert_as_username dn' '
+	start_broker FLOCKMQ_MQTT__PEER_CERT_AS_CLIENTID=cn \
+	    FLOCKMQ_MQTT__PEER_CERT_AS_USERNAME=dn &&
+	login &&
+	test_spawn mosquitto_sub -h 127.0.0.1 -p $TLS_PORT \
+	    --cafile "$C/ca.pem" --cert "$C/client.pem" --key "$C/client.key" \
+	    -i notthisid -t "tls/none" -W 30 >/dev/null &&
+	idsub=$! &&
+	wait_sub client1 &&
+	api GET "/clients?clientid=client1" &&
+	jcheck "j[\"data\"][0][\"username\"] == \"O=flockmq test, CN=client1\"" &&
+	api GET "/clients?clientid=notthisid" &&
+	jcheck "j[\"data\"] == []" &&
+	kill $idsub &&
 	stop_broker
 '
 
