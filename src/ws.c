@@ -313,6 +313,8 @@ ws_first(struct str list)
 {
 	const uint8_t	*e;
 
+	if (list.len == 0)
+		return (list);
 	if ((e = memchr(list.p, ',', list.len)) != NULL)
 		list.len = (size_t)(e - list.p);
 	return (ws_trim(list));
