@@ -276,6 +276,59 @@ test_expect_success 'a 1 MB message (base64 text) over TLS arrives intact' '
 	cmp big big.out
 '
 
+test_expect_success 'a slow TLS reader gets 10 messages of 300 KB intact (partial writes)' '
+	PYTHONPATH="$TEST_DIRECTORY/helper" tls_py >slow.out 2>slow.err <<-\EOF &
+	import os, socket, ssl, sys, time, mqttc
+	port, certs = int(os.environ["TLS_PORT"]), os.environ["CERTS"]
+	ctx = ssl.create_default_context(cafile=certs + "/ca.pem")
+	raw = socket.socket()
+	raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+	raw.settimeout(30)
+	raw.connect(("127.0.0.1", port))
+	s = ctx.wrap_socket(raw, server_hostname="localhost")
+	buf = b""
+	def packet():
+	    global buf
+	    while True:
+	        p = mqttc.split_packet(buf)
+	        if p is not None:
+	            first, start, end = p
+	            body, buf = buf[start:end], buf[end:]
+	            return first >> 4, body
+	        d = s.recv(65536)
+	        if not d:
+	            sys.exit("closed")
+	        buf += d
+	s.sendall(mqttc.connect("slowsub", 4))
+	assert packet()[0] == mqttc.CONNACK
+	s.sendall(mqttc.subscribe(1, "tls/slow", 0, 4))
+	assert packet()[0] == mqttc.SUBACK
+	open("slow.ready", "w").close()
+	while not os.path.exists("slow.go"):
+	    time.sleep(0.05)
+	time.sleep(1)
+	for i in range(10):
+	    t, body = packet()
+	    assert t == mqttc.PUBLISH, t
+	    n = int.from_bytes(body[:2], "big")
+	    payload = body[2 + n:]
+	    want = (b"%02d" % i) * 150000
+	    print(i, "ok" if payload == want else "BAD %d" % len(payload))
+	EOF
+	slow=$! &&
+	test_track_pid $slow &&
+	wait_for "test -f slow.ready" 10 &&
+	for i in 0 1 2 3 4 5 6 7 8 9
+	do
+		"$PYTHON" -c "import sys; sys.stdout.write(\"%02d\" % $i * 150000)" >slow.msg &&
+		tpub -t tls/slow -f slow.msg || return 1
+	done &&
+	: >slow.go &&
+	wait_for "test \$(wc -l <slow.out) -ge 10" 20 &&
+	for i in 0 1 2 3 4 5 6 7 8 9; do echo "$i ok"; done >expect &&
+	test_cmp expect slow.out
+'
+
 test_expect_success '2000 QoS 1 messages over TLS arrive, in order' '
 	test_spawn mosquitto_sub -h 127.0.0.1 -p $TLS_PORT \
 	    --cafile "$C/ca.pem" -i manysub -t tls/many -q 1 -C 2000 -W 30 \
