@@ -77,7 +77,7 @@ struct tls_conn {
 	mbedtls_ssl_context	 ssl;
 	bool			 setup;		/* ssl was set up */
 	bool			 done;		/* handshake over and checked */
-	bool			 failed;	/* refused or broken: no more I/O */
+	bool			 failed;	/* refused or broken: no I/O */
 	bool			 hs_write;	/* handshake waits to write */
 	size_t			 wlen;		/* length of a pending record */
 	uint32_t		 vflags;	/* verification flags seen */
@@ -310,7 +310,13 @@ static void
 tls_why(struct tls_conn *t, int ret, char *s, size_t size)
 {
 	char	 info[512], *q;
+	uint32_t vr;
 
+	/* mbedTLS's own checks (key usage) are in the verify result only. */
+	if ((ret == MBEDTLS_ERR_SSL_BAD_HS_CERTIFICATE ||
+	    ret == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) &&
+	    (vr = mbedtls_ssl_get_verify_result(&t->ssl)) != 0xffffffffU)
+		t->vflags |= vr;
 	if (t->nfirst > 0 && t->first[0] != 0x16) {
 		if (t->first[0] == 0x10)
 			snprintf(s, size, "not TLS: looks like MQTT in the "
@@ -425,7 +431,15 @@ tls_handshake(struct conn *c)
 		return (0);
 	t->hs_write = false;
 	ret = mbedtls_ssl_handshake(&t->ssl);
-	if (ret == 0) {
+	if (ret == 0 && t->tl->verify == CONFIG_VERIFY_PEER &&
+	    mbedtls_ssl_get_peer_cert(&t->ssl) != NULL &&
+	    (t->vflags |= mbedtls_ssl_get_verify_result(&t->ssl)) != 0) {
+		/* Optional mode lets a wrong key usage through. */
+		(void)mbedtls_ssl_send_alert_message(&t->ssl,
+		    MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+		    MBEDTLS_SSL_ALERT_MSG_UNSUPPORTED_CERT);
+		ret = MBEDTLS_ERR_X509_CERT_VERIFY_FAILED;
+	} else if (ret == 0) {
 		tls_handshake_done(c);
 		return (0);
 	}

@@ -183,6 +183,13 @@ test_expect_success 'verify_peer: an expired certificate is refused, logged' '
 	test_must_fail broker_log_grep "client .expired. .*connected"
 '
 
+test_expect_success 'verify_peer: a certificate not for clients is refused, logged' '
+	test_must_fail tpub --cert "$C/server.pem" --key "$C/server.key" \
+	    -i serverkey -t tls/cert -m no 2>err &&
+	wait_log "refused on ssl:default: client certificate refused: Usage does not match the extendedKeyUsage extension" &&
+	test_must_fail broker_log_grep "client .serverkey. .*connected"
+'
+
 test_expect_success 'fail_if_no_peer_cert: no certificate, refused, logged' '
 	test_must_fail mosquitto_pub -h 127.0.0.1 -p $STRICT_PORT \
 	    --cafile "$C/ca.pem" -i nocert -t tls/cert -m no 2>err &&
@@ -190,7 +197,15 @@ test_expect_success 'fail_if_no_peer_cert: no certificate, refused, logged' '
 	mosquitto_pub -h 127.0.0.1 -p $STRICT_PORT --cafile "$C/ca.pem" \
 	    --cert "$C/client.pem" --key "$C/client.key" -i strictok \
 	    -t tls/cert -m ok &&
-	broker_log_grep "client .strictok. .*connected"
+	broker_log_grep "client .strictok. .*connected" &&
+	test_must_fail mosquitto_pub -h 127.0.0.1 -p $STRICT_PORT \
+	    --cafile "$C/ca.pem" --cert "$C/server.pem" --key "$C/server.key" \
+	    -i strictserverkey -t tls/cert -m no 2>err &&
+	wait_log "refused on ssl:strict: client certificate refused: Usage does not match the extendedKeyUsage extension" &&
+	test_must_fail mosquitto_pub -h 127.0.0.1 -p $STRICT_PORT \
+	    --cafile "$C/ca.pem" --cert "$C/expired.pem" --key "$C/expired.key" \
+	    -i strictexpired -t tls/cert -m no 2>err &&
+	wait_log "refused on ssl:strict: client certificate refused: The certificate validity has expired"
 '
 
 test_expect_success 'ssl:strict offers only the ciphers configured' '
