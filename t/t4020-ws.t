@@ -141,7 +141,7 @@ then
 	test -f "$NODE_DIR/node_modules/mqtt/package.json" && node_ok=yes
 fi
 
-for v in 5 4
+for v in 5 4 3
 do
 	test_skip_if 'no node 20 or no mqtt in t/node/node_modules' \
 	    'test -z "$node_ok"'
@@ -365,6 +365,17 @@ test_expect_success 'a CONNECT over 3 frames; several packets in one frame' '
 	    got = [w3.recv_packet().type for j in range(2)]
 	    check(got == [CONNACK, SUBACK], "CONNACK and SUBACK", i, got)
 	    w3.close()
+	# The same with 100 KB between them, more than one read takes.
+	for i in range(4):
+	    w3 = Ws()
+	    w3.send(frame(OP_BINARY, connect_packet("split-big-%d" % i, 5)) +
+	            frame(OP_BINARY, publish_packet("split/big", b"b" * 100000,
+	                                            qos=1, pid=9)) +
+	            frame(OP_BINARY, b"\xc0\x00"))
+	    got = [w3.recv_packet().type for j in range(3)]
+	    check(got == [CONNACK, PUBACK, PINGRESP], "CONNACK, PUBACK, PINGRESP",
+	          i, got)
+	    w3.close()
 	t.disconnect()
 	EOF
 	tcp_ok 6
@@ -481,8 +492,53 @@ test_expect_success 'a 1 MB message over ws, both ways, intact' '
 	tcp_ok 10
 '
 
+test_expect_success 'random frames and requests (seeded) leave the broker well' '
+	ws_py <<-\EOF &&
+	import random
+	from ws import *
+	rnd = random.Random(4020)
+	def junk_frame():
+	    op = rnd.choice([0, 1, 2, 2, 2, 3, 8, 9, 10, 15])
+	    n = rnd.choice([0, 1, 2, 5, 125, 126, 127, 300, 70000])
+	    return frame(op, bytes(rnd.getrandbits(8) for i in range(min(n, 2000))),
+	                 fin=rnd.random() < 0.7, mask=rnd.random() < 0.9,
+	                 rsv=rnd.choice([0, 0, 0, 0, 1, 4]),
+	                 length=n if rnd.random() < 0.3 else None)
+	for i in range(150):
+	    try:
+	        if i % 3 == 0:
+	            req = (b"GET /mqtt HTTP/1.1\r\nUpgrade: websocket\r\n"
+	                   b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+	                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+	            b = bytearray(req)
+	            for k in range(rnd.randint(1, 4)):
+	                b[rnd.randrange(len(b))] = rnd.getrandbits(8)
+	            s = socket.create_connection((HOST, WS_PORT), 2)
+	            s.sendall(bytes(b))
+	        else:
+	            w = Ws()
+	            if i % 2:
+	                w.send_mqtt(connect_packet("junk-%d" % i, 5))
+	            s = w.sock
+	            data = b"".join(junk_frame() for k in range(rnd.randint(1, 4)))
+	            cut = rnd.randint(1, len(data))
+	            s.sendall(data[:cut])
+	        s.close()
+	    except OSError:
+	        pass
+	t = Paho("after-junk", version=5)
+	w = WsPaho("after-junk-ws", version=5)
+	w.subscribe("junk/ok", qos=1)
+	t.publish("junk/ok", "fine", qos=1)
+	check(w.payloads(1) == ["fine"], "ws still works")
+	t.disconnect()
+	w.disconnect()
+	EOF
+	tcp_ok 11
+'
+
 test_expect_success 'the TCP subscriber saw everything; the broker stops cleanly' '
-	tcp_ok 11 &&
+	tcp_ok 12 &&
 	kill $KEEP_PID &&
 	stop_broker
 '

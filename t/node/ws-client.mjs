@@ -2,7 +2,7 @@
 //
 //	node ws-client.mjs URL CLIENT-ID VERSION
 //
-// Connects to URL (ws://127.0.0.1:PORT/mqtt) with MQTT VERSION (4 or 5),
+// Connects to URL (ws://127.0.0.1:PORT/mqtt) with MQTT VERSION (3, 4 or 5),
 // subscribes to js/in and js/self/CLIENT-ID at QoS 1, prints "ready", then
 // publishes "from-js" to js/out (QoS 1) and "self" to its own topic (QoS 2)
 // and prints "got TOPIC PAYLOAD" for each message it receives.  Once it has
@@ -12,7 +12,7 @@ import mqtt from "mqtt";
 
 const [url, clientId, version] = process.argv.slice(2);
 if (!url || !clientId) {
-	console.error("usage: node ws-client.mjs URL CLIENT-ID [4|5]");
+	console.error("usage: node ws-client.mjs URL CLIENT-ID [3|4|5]");
 	process.exit(2);
 }
 const self = `js/self/${clientId}`;
@@ -26,6 +26,8 @@ setTimeout(() => fail("timeout"), 10000).unref();
 const c = mqtt.connect(url, {
 	clientId,
 	protocolVersion: Number(version || 5),
+	// MQTT 3.1 has its own protocol name (and subprotocol mqttv3.1).
+	...(version === "3" ? { protocolId: "MQIsdp" } : {}),
 	reconnectPeriod: 0,
 	connectTimeout: 5000,
 	clean: true,
