@@ -81,15 +81,15 @@ enum ws_hdr {
 struct ws_conn {
 	uint32_t	 magic;
 	enum ws_state	 state;
-	bool		 msg_open;	/* a fragmented binary message goes on */
+	bool		 msg_open;	/* in a fragmented message */
 	bool		 close_sent;
-	bool		 eof;		/* read returns 0 from now on */
-	int		 fail;		/* read fails with this errno */
-	uint8_t		 mask[4];	/* of the data frame being read */
+	bool		 eof;		/* read returns 0 from now */
+	int		 fail;		/* errno read fails with */
+	uint8_t		 mask[4];	/* of the data frame read */
 	uint8_t		 mask_off;
-	uint64_t	 left;		/* its payload bytes still to come */
+	uint64_t	 left;		/* its payload still to come */
 	struct buf	 in;		/* raw bytes not decoded yet */
-	struct buf	 out;		/* bytes for below, not written yet */
+	struct buf	 out;		/* bytes not written below yet */
 };
 
 /*
@@ -624,8 +624,8 @@ ws_header(struct conn *c, struct ws_conn *ws, size_t *hl, uint8_t *op,
 		break;
 	case WS_OP_CONT:
 		if (!ws->msg_open) {
-			ws_fail(c, ws, WS_CLOSE_PROTOCOL, EPROTO, "continuation "
-			    "frame without a message");
+			ws_fail(c, ws, WS_CLOSE_PROTOCOL, EPROTO,
+			    "continuation frame without a message");
 			return (WS_HDR_OK);
 		}
 		break;
@@ -636,9 +636,9 @@ ws_header(struct conn *c, struct ws_conn *ws, size_t *hl, uint8_t *op,
 	}
 	max = c->l != NULL ? c->l->cfg->ws_max_frame_size : CONFIG_INFINITY;
 	if (max != CONFIG_INFINITY && l > (uint64_t)max) {
-		ws_fail(c, ws, WS_CLOSE_TOO_BIG, EMSGSIZE, "frame of %llu bytes "
-		    "over websocket.max_frame_size %lld", (unsigned long long)l,
-		    (long long)max);
+		ws_fail(c, ws, WS_CLOSE_TOO_BIG, EMSGSIZE, "frame of %llu "
+		    "bytes over websocket.max_frame_size %lld",
+		    (unsigned long long)l, (long long)max);
 		return (WS_HDR_OK);
 	}
 	*hl = need;
