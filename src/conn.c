@@ -308,9 +308,13 @@ conn_timer_cb(EV_P_ ev_timer *t, int revents)
 	if (c->ka_timeout > 0 && now - c->last_rx >= c->ka_timeout) {
 		if (c->state == CONN_S_NEW) {
 			why = c->tr->stalled != NULL ? c->tr->stalled(c) : NULL;
-			log_info("conn: %s closed: %s within %.3g s",
-			    conn_addr(c), why != NULL ? why : "no CONNECT",
-			    c->ka_timeout);
+			if (why != NULL)
+				log_info("conn: %s closed: %s within %.3g s",
+				    conn_addr(c), why, c->ka_timeout);
+			else
+				log_info("conn: %s closed: no CONNECT within "
+				    "idle_timeout (%.3g s)", conn_addr(c),
+				    c->ka_timeout);
 			conn_close(c, NULL);
 		} else
 			proto_disconnect(c, 0x8d, "keepalive timeout");
