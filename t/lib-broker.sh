@@ -23,6 +23,14 @@
 # PyYAML.  A broker still running at the end of the script is stopped by
 # test_atexit, and the script fails if it does not exit with status 0.
 # FLOCKMQ_TEST_VALGRIND=1 runs it under valgrind (exit status 99 on errors).
+#
+# FLOCKMQ_TEST_TRANSPORT=tls, ws or wss (t4030 sets it): the listener on
+# 127.0.0.1:$FLOCKMQ_PORT is listeners.ssl, ws or wss.default instead,
+# MQTT/TCP moves to $FLOCKMQ_PORT6, and pubsub.py's clients speak that
+# transport (PUBSUB_TRANSPORT, PUBSUB_CAFILE in the environment).  The
+# certificates are contrib/make-certs.sh's, from $FLOCKMQ_TEST_CERTS or
+# made into $TRASH_DIRECTORY/certs.  mosquitto_pub and mosquitto_sub to
+# $FLOCKMQ_PORT get --cafile over tls, and fail over ws and wss.
 
 BROKER_CONFIG=$TRASH_DIRECTORY/flockmq.yaml
 BROKER_LOG=$TRASH_DIRECTORY/broker.log
@@ -42,7 +50,15 @@ broker_default_config () {
 	listeners:
 	  tcp:
 	    default:
-	      bind: "127.0.0.1:$FLOCKMQ_PORT"
+	EOF
+	if test -z "$BROKER_TRANSPORT"; then
+		cat <<-EOF
+		      bind: "127.0.0.1:$FLOCKMQ_PORT"
+		EOF
+	else
+		broker_transport_listener_
+	fi
+	cat <<-EOF
 	dashboard:
 	  listeners:
 	    http:
@@ -51,6 +67,70 @@ broker_default_config () {
 	  console:
 	    level: info
 	EOF
+}
+
+# The listeners under FLOCKMQ_TEST_TRANSPORT, after "listeners: tcp:
+# default:".
+broker_transport_listener_ () {
+	cat <<-EOF
+	      bind: "127.0.0.1:$FLOCKMQ_PORT6"
+	  $BROKER_TRANSPORT_KEY:
+	    default:
+	      bind: "127.0.0.1:$FLOCKMQ_PORT"
+	EOF
+	test "$BROKER_TRANSPORT" = ws || cat <<-EOF
+	      ssl_options:
+	        certfile: "$BROKER_CERTS/server.pem"
+	        keyfile: "$BROKER_CERTS/server.key"
+	EOF
+}
+
+BROKER_TRANSPORT=
+case ${FLOCKMQ_TEST_TRANSPORT:-tcp} in
+tcp) ;;
+tls|ws|wss)
+	BROKER_TRANSPORT=$FLOCKMQ_TEST_TRANSPORT
+	BROKER_TRANSPORT_KEY=$BROKER_TRANSPORT
+	test "$BROKER_TRANSPORT" != tls || BROKER_TRANSPORT_KEY=ssl
+	BROKER_CERTS=${FLOCKMQ_TEST_CERTS:-$TRASH_DIRECTORY/certs}
+	if test "$BROKER_TRANSPORT" != ws &&
+	    ! test -f "$BROKER_CERTS/server.pem"; then
+		sh "$FLOCKMQ_SRC/contrib/make-certs.sh" "$BROKER_CERTS" \
+		    >"$TRASH_DIRECTORY/make-certs.log" 2>&1 ||
+			error "contrib/make-certs.sh $BROKER_CERTS failed"
+	fi
+	PUBSUB_TRANSPORT=$BROKER_TRANSPORT
+	PUBSUB_CAFILE=$BROKER_CERTS/ca.pem
+	export PUBSUB_TRANSPORT PUBSUB_CAFILE
+	mosquitto_pub () { broker_mosquitto_ mosquitto_pub "$@"; }
+	mosquitto_sub () { broker_mosquitto_ mosquitto_sub "$@"; }
+	;;
+*)
+	error "FLOCKMQ_TEST_TRANSPORT is tcp, tls, ws or wss, not '$FLOCKMQ_TEST_TRANSPORT'" ;;
+esac
+
+# broker_mosquitto_ COMMAND ARGS...: COMMAND over FLOCKMQ_TEST_TRANSPORT
+# if it goes to -p $FLOCKMQ_PORT.
+broker_mosquitto_ () {
+	broker_mosq_prev_= broker_mosq_ours_=
+	for broker_mosq_arg_
+	do
+		if test "$broker_mosq_prev_" = -p &&
+		    test "$broker_mosq_arg_" = "$FLOCKMQ_PORT"; then
+			broker_mosq_ours_=t
+		fi
+		broker_mosq_prev_=$broker_mosq_arg_
+	done
+	broker_mosq_cmd_=$1
+	shift
+	if test -z "$broker_mosq_ours_"; then
+		command "$broker_mosq_cmd_" "$@"
+	elif test "$BROKER_TRANSPORT" = tls; then
+		command "$broker_mosq_cmd_" --cafile "$PUBSUB_CAFILE" "$@"
+	else
+		echo "$broker_mosq_cmd_: no WebSocket client: cannot test over $BROKER_TRANSPORT" >&2
+		return 1
+	fi
 }
 
 # broker_config: append the YAML on stdin to the broker's configuration.

@@ -25,6 +25,12 @@
 #       for their acknowledgements; received messages go to a queue.
 #
 # version is 4 (MQTT 3.1.1) or 5 (MQTT 5.0) for both.
+#
+# PUBSUB_TRANSPORT (lib-broker.sh sets it from FLOCKMQ_TEST_TRANSPORT) is
+# what both speak on MQTT_PORT: tcp (the default), tls, ws (WebSocket,
+# path /mqtt, MQTT in binary frames; ws.py's Ws) or wss (WebSocket over
+# TLS).  TLS checks the server against PUBSUB_CAFILE, or nothing if unset.
+# To Raw a WebSocket close frame or the TLS close is the socket closing.
 
 import os
 import queue
@@ -42,6 +48,11 @@ PORT = int(os.environ.get("MQTT_PORT", "1883"))
 # and the waits for something to come, not the quiet periods.
 SCALE = int(os.environ.get("PUBSUB_SCALE", "1"))
 DEADLINE = int(os.environ.get("PUBSUB_DEADLINE", "15")) * SCALE
+TRANSPORT = os.environ.get("PUBSUB_TRANSPORT", "tcp")
+CAFILE = os.environ.get("PUBSUB_CAFILE")
+if TRANSPORT not in ("tcp", "tls", "ws", "wss"):
+    raise SystemExit("pubsub.py: PUBSUB_TRANSPORT %r: tcp, tls, ws or wss"
+                     % TRANSPORT)
 
 
 def _deadline(signum, frame):
@@ -232,6 +243,92 @@ class Packet:
                                                    self.rc, list(self.props))
 
 
+def _tls_context():
+    import ssl
+    if CAFILE:
+        return ssl.create_default_context(cafile=CAFILE)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class Stream:
+    """Raw's connection under PUBSUB_TRANSPORT tls, ws or wss: sendall(),
+    read_some(deadline) as mqttc.read_some (bytes; None on timeout; b""
+    once closed), close(); anything else goes to the socket."""
+
+    def __init__(self, port):
+        import ssl
+        self._ssl = ssl
+        self.ws = None
+        if TRANSPORT in ("ws", "wss"):
+            import ws
+            self._op = ws
+            self.ws = ws.Ws(port=port, upgrade=False)
+            sock = self.ws.sock
+        else:
+            sock = socket.create_connection((HOST, port), timeout=5 * SCALE)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if TRANSPORT in ("tls", "wss"):
+            sock = _tls_context().wrap_socket(sock, server_hostname=HOST)
+        self.sock = sock
+        if self.ws:
+            self.ws.sock = sock
+            self.ws.upgrade("/mqtt")
+
+    def __getattr__(self, name):
+        if name == "sock":
+            raise AttributeError(name)
+        return getattr(self.sock, name)
+
+    def sendall(self, data):
+        if self.ws:
+            self.ws.send_mqtt(data)
+        else:
+            self.sock.sendall(data)
+
+    def _read(self, deadline):
+        s = self.sock
+        try:
+            if isinstance(s, self._ssl.SSLSocket) and s.pending():
+                return s.recv(65536)
+            return _m.read_some(s, deadline)
+        except self._ssl.SSLError:
+            return b""
+
+    def read_some(self, deadline):
+        if not self.ws:
+            return self._read(deadline)
+        w, op = self.ws, self._op
+        while True:
+            f = w._frame()
+            if f is None:
+                d = self._read(deadline)
+                if not d:
+                    return d
+                w.buf += d
+                continue
+            fin, code, payload = f
+            if code in (op.OP_BINARY, op.OP_CONT):
+                if payload:
+                    return payload
+            elif code == op.OP_CLOSE:
+                try:
+                    w.send_frame(op.OP_CLOSE, payload[:2])
+                except OSError:
+                    pass
+                return b""
+            elif code == op.OP_PING:
+                w.send_frame(op.OP_PONG, payload)
+            elif code != op.OP_PONG:
+                raise AssertionError("a WebSocket frame of opcode %d" %
+                                     code)
+
+    def close(self):
+        self.sock.close()
+
+
 class Raw:
     """A synchronous MQTT client on a plain socket.
 
@@ -251,9 +348,12 @@ class Raw:
         self.pending = []
         self.next_pid = 1
         self.closed = False
-        self.sock = socket.create_connection((HOST, port or PORT),
-                                             timeout=5 * SCALE)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if TRANSPORT == "tcp":
+            self.sock = socket.create_connection((HOST, port or PORT),
+                                                 timeout=5 * SCALE)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            self.sock = Stream(port or PORT)
         self.connack = None
         if connect:
             self.send(connect_packet(client_id, version, clean, keepalive,
@@ -276,7 +376,10 @@ class Raw:
         return p
 
     def _fill(self, deadline):
-        d = _m.read_some(self.sock, deadline)
+        if TRANSPORT == "tcp":
+            d = _m.read_some(self.sock, deadline)
+        else:
+            d = self.sock.read_some(deadline)
         if d is None:
             return False
         if not d:
@@ -557,11 +660,24 @@ class Paho:
         self.disconnect_rc = None
         self.subacks = {}
         self.suback_ev = threading.Condition()
+        tkw = {}
+        if TRANSPORT in ("ws", "wss"):
+            tkw["transport"] = "websockets"
         if version == 5:
-            c = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5)
+            c = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5,
+                            **tkw)
         else:
             c = mqtt.Client(client_id=client_id, clean_session=clean,
-                            protocol=mqtt.MQTTv311)
+                            protocol=mqtt.MQTTv311, **tkw)
+        if tkw:
+            c.ws_set_options(path="/mqtt")
+        if TRANSPORT in ("tls", "wss"):
+            if CAFILE:
+                c.tls_set(ca_certs=CAFILE)
+            else:
+                import ssl
+                c.tls_set(cert_reqs=ssl.CERT_NONE)
+                c.tls_insecure_set(True)
         self.c = c
         c.on_connect = self._on_connect
         c.on_message = self._on_message
