@@ -112,7 +112,8 @@ esac
 # broker_mosquitto_ COMMAND ARGS...: COMMAND over FLOCKMQ_TEST_TRANSPORT
 # if it goes to -p $FLOCKMQ_PORT.
 broker_mosquitto_ () {
-	broker_mosq_prev_= broker_mosq_ours_=
+	broker_mosq_prev_=
+	broker_mosq_ours_=
 	for broker_mosq_arg_
 	do
 		if test "$broker_mosq_prev_" = -p &&
