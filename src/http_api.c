@@ -249,6 +249,17 @@ struct http_one {
 	bool		 found;
 };
 
+/* EMQX's object of one subscription (worker thread). */
+static json_t *
+http_sub_json(const struct session *s, const struct sub *sub)
+{
+	return (json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:b}",
+	    "clientid", s->client_id, "topic", sub->text, "qos",
+	    (int)sub->qos, "nl", (int)sub->no_local, "rap", (int)sub->rap,
+	    "rh", (int)sub->rh, "node", config->node_name, "durable",
+	    s->durable));
+}
+
 /* The subscriptions of a session as EMQX's objects (worker thread). */
 static json_t *
 http_subs_json(const struct session *s)
@@ -257,11 +268,7 @@ http_subs_json(const struct session *s)
 	struct sub	*sub;
 
 	for (sub = s->subs; sub != NULL; sub = sub->next)
-		json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:i, "
-		    "s:i, s:i, s:s, s:b}", "clientid", s->client_id, "topic",
-		    sub->text, "qos", (int)sub->qos, "nl", (int)sub->no_local,
-		    "rap", (int)sub->rap, "rh", (int)sub->rh, "node",
-		    config->node_name, "durable", s->durable));
+		json_array_append_new(a, http_sub_json(s, sub));
 	return (a);
 }
 
@@ -420,12 +427,8 @@ http_subs_cb(struct worker *w, void *arg)
 			    (f->match_topic != NULL && !topic_match(
 			    sub->filter, STR(f->match_topic))))
 				continue;
-			json_array_append_new(f->per[w->id], json_pack(
-			    "{s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:b}",
-			    "clientid", s->client_id, "topic", sub->text,
-			    "qos", (int)sub->qos, "nl", (int)sub->no_local,
-			    "rap", (int)sub->rap, "rh", (int)sub->rh, "node",
-			    config->node_name, "durable", s->durable));
+			json_array_append_new(f->per[w->id],
+			    http_sub_json(s, sub));
 		}
 	}
 }
