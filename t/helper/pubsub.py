@@ -648,10 +648,13 @@ def prop_of(msg, name, default=None):
 class Paho:
     """paho-mqtt, synchronous: Paho(client_id, version=5, clean=True,
     props=None) is connected (rc in self.rc, CONNACK properties in
-    self.connack_props) with the network loop running in a thread."""
+    self.connack_props) with the network loop running in a thread.
+    username and password go in the CONNECT; reconnect_delay (min, max)
+    replaces paho's own."""
 
     def __init__(self, client_id="", version=5, clean=True, props=None,
-                 keepalive=60, expect_rc=0, port=None):
+                 keepalive=60, expect_rc=0, port=None, username=None,
+                 password=None, reconnect_delay=None):
         self.version = version
         self.client_id = client_id
         self.q = queue.Queue()
@@ -679,6 +682,10 @@ class Paho:
                 c.tls_set(cert_reqs=ssl.CERT_NONE)
                 c.tls_insecure_set(True)
         self.c = c
+        if username is not None:
+            c.username_pw_set(username, password)
+        if reconnect_delay is not None:
+            c.reconnect_delay_set(*reconnect_delay)
         c.on_connect = self._on_connect
         c.on_message = self._on_message
         c.on_subscribe = self._on_subscribe

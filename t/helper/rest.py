@@ -215,39 +215,10 @@ class User(Paho):
 
     def __init__(self, client_id, username, version=5, clean=True,
                  props=None, keepalive=60, password=None, expect_rc=0):
-        self.version = version
-        self.client_id = client_id
-        self.q = queue.Queue()
-        self.connected = threading.Event()
-        self.gone = threading.Event()
-        self.disconnect_rc = None
-        self.subacks = {}
-        self.suback_ev = threading.Condition()
-        if version == 5:
-            c = mqtt.Client(client_id=client_id, protocol=mqtt.MQTTv5)
-        else:
-            c = mqtt.Client(client_id=client_id, clean_session=clean,
-                            protocol=mqtt.MQTTv311)
-        self.c = c
-        if username is not None:
-            c.username_pw_set(username, password)
         # No reconnecting by itself after a kick.
-        c.reconnect_delay_set(60, 120)
-        c.on_connect = self._on_connect
-        c.on_message = self._on_message
-        c.on_subscribe = self._on_subscribe
-        c.on_disconnect = self._on_disconnect
-        kw = {}
-        if version == 5:
-            kw["clean_start"] = clean
-            kw["properties"] = paho_props("CONNECT", props)
-        c.connect(HOST, PORT, keepalive, **kw)
-        c.loop_start()
-        check(self.connected.wait(5 * SCALE), "%r: CONNACK within 5 s" %
-              self)
-        if expect_rc is not None:
-            check(self.rc == expect_rc, "%r: CONNACK rc %d" %
-                  (self, expect_rc), self.rc)
+        Paho.__init__(self, client_id, version, clean, props, keepalive,
+                      expect_rc, username=username, password=password,
+                      reconnect_delay=(60, 120))
 
     def kicked(self, rc=0x98):
         """The server disconnected us (v5: with rc); stop the loop, so
