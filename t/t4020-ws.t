@@ -127,6 +127,39 @@ test_expect_success 'paho over ws: retained messages and a will' '
 	tcp_ok 1
 '
 
+test_expect_success 'ws:default stopped at run time keeps its clients; start again' '
+	login &&
+	REST_URL=$API REST_TOKEN=$TOKEN ws_py <<-\EOF
+	import socket
+	from ws import *
+	from rest import api
+	old = WsPaho("ws-stays", version=5)
+	old.subscribe("wsl/#", qos=1)
+	api.post("/listeners/ws:default/stop", {})
+	try:
+	    socket.create_connection(("127.0.0.1", WS_PORT), timeout=2).close()
+	    check(False, "a new connection to the stopped ws listener")
+	except ConnectionRefusedError:
+	    pass
+	tcp = Paho("wsl-pub", version=5)
+	tcp.publish("wsl/a", "still", qos=1)
+	m = old.messages(1)[0]
+	check(m.payload == b"still", "the ws client still gets messages", m.payload)
+	l = [x for x in api.get("/listeners") if x["id"] == "ws:default"][0]
+	check(l["running"] is False and l["current_connections"] >= 1,
+	      "listed stopped, with its connection", l)
+	api.post("/listeners/ws:default/start", {})
+	new = WsPaho("ws-new", version=5)
+	new.subscribe("wsl/#", qos=1)
+	tcp.publish("wsl/b", "both", qos=1)
+	for c in (old, new):
+	    m = c.messages(1)[0]
+	    check(m.payload == b"both", "after start", m.payload)
+	for c in (old, new, tcp):
+	    c.disconnect()
+	EOF
+'
+
 node_ok=
 if command -v node >/dev/null 2>&1 &&
    node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'
