@@ -29,21 +29,24 @@ for p in $packages; do
 		missing="$missing $p"
 	fi
 done
-if test -n "$missing"; then
-	sudo=
+# apt_install PACKAGE...: install Debian packages, as root or with sudo.
+sudo=
+apt_install () {
 	if test "$(id -u)" != 0; then
 		command -v sudo >/dev/null 2>&1 || {
-			echo "deps.sh: not root and no sudo; install:$missing" >&2
+			echo "deps.sh: not root and no sudo; install: $*" >&2
 			exit 1
 		}
 		sudo=sudo
 	fi
-	echo "deps.sh: installing$missing"
+	echo "deps.sh: installing $*"
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get -qq update
-	# shellcheck disable=SC2086 # $missing is a list of package names
-	$sudo apt-get -qq -y --no-install-recommends install $missing >/dev/null
-fi
+	$sudo apt-get -qq -y --no-install-recommends install "$@" >/dev/null
+}
+
+# shellcheck disable=SC2086 # $missing is a list of package names
+test -z "$missing" || apt_install $missing
 
 # Debian starts the mosquitto service on install, and it would hold port
 # 1883, flockmq's default.  The tests and benchmarks start their own
@@ -70,26 +73,14 @@ case " $missing " in
 esac
 
 # Node.js packages for the tests: t/node/package-lock.json pins
-# playwright-core, with which t/t5030-dashboard.t drives Chromium.  npm comes
+# playwright-core, with which t/t5030-dashboard.t drives Chromium, and mqtt
+# (MQTT.js), which t/t4020-ws.t runs over WebSocket.  npm comes
 # with NodeSource's nodejs; without it, Debian's nodejs and npm are
 # installed.  npm ci runs only when t/node/node_modules is missing or older
 # than the lock file.
 node_dir=$(cd "$(dirname "$0")/.." && pwd)/t/node
 if test -f "$node_dir/package-lock.json"; then
-	if ! command -v npm >/dev/null 2>&1; then
-		sudo=
-		if test "$(id -u)" != 0; then
-			command -v sudo >/dev/null 2>&1 || {
-				echo "deps.sh: not root and no sudo; install: nodejs npm" >&2
-				exit 1
-			}
-			sudo=sudo
-		fi
-		echo "deps.sh: installing nodejs npm"
-		export DEBIAN_FRONTEND=noninteractive
-		$sudo apt-get -qq update
-		$sudo apt-get -qq -y --no-install-recommends install nodejs npm >/dev/null
-	fi
+	command -v npm >/dev/null 2>&1 || apt_install nodejs npm
 	if ! test -d "$node_dir/node_modules" ||
 	    test "$node_dir/package-lock.json" -nt "$node_dir/node_modules"; then
 		echo "deps.sh: npm ci --prefix t/node"
