@@ -244,6 +244,17 @@
 	X("mqtt.idle_timeout", mqtt_idle_timeout, DURATION, NONE,	\
 	    "15s", 0, CONFIG_NOMAX, CONFIG_F_RELOAD | CONFIG_F_INF,	\
 	    "Close a connection that has not sent CONNECT after this long.") \
+	X("mqtt.close_linger", mqtt_close_linger, DURATION, NONE,	\
+	    "2s", 0, 60000, CONFIG_F_RELOAD,				\
+	    "After the broker ends a connection (DISCONNECT, refused "	\
+	    "CONNACK, timeout, kick) its socket is shut for writing and " \
+	    "read and discarded until the client closes, at most this "	\
+	    "long, so that a client still sending reads the reason code " \
+	    "instead of a reset; 0s closes at once.")			\
+	X("mqtt.close_linger_max", mqtt_close_linger_max, INT, NONE,	\
+	    "256", 0, CONFIG_NOMAX, CONFIG_F_RELOAD,			\
+	    "Most sockets lingering after close per worker thread; "	\
+	    "beyond it a socket is closed at once.")			\
 	X("mqtt.keepalive_multiplier", mqtt_keepalive_multiplier,	\
 	    FLOAT, NONE, "1.5", 1, 100, CONFIG_F_RELOAD,		\
 	    "Disconnect a client silent for its keep alive times this.") \

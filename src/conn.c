@@ -6,6 +6,9 @@
  * the rest is kept in rx.  Write path: handlers append to tx and call
  * conn_want_flush(); conn_before_sleep() writes every pending conn once and
  * watches for EV_WRITE only when the kernel did not take everything.
+ * Close path: conn_close() queues, conn_before_sleep() either closes the
+ * socket and frees the conn or starts its linger (conn.h), whose end
+ * queues it again.
  */
 #include <sys/ioctl.h>
 
@@ -36,6 +39,8 @@
 
 static void	conn_io_cb(EV_P_ ev_io *, int);
 static void	conn_timer_cb(EV_P_ ev_timer *, int);
+static void	conn_linger_io(struct conn *, int);
+static void	conn_linger_timeout(struct conn *);
 
 /* Plain TCP read. */
 static ssize_t
@@ -251,6 +256,8 @@ conn_timer_arm(struct conn *c)
 {
 	ev_tstamp	 now = ev_now(c->w->loop.ev), next = -1, due;
 
+	if (c->linger != CONN_L_NONE)	/* the timer is the linger's */
+		return;
 	ev_timer_stop(c->w->loop.ev, &c->timer);
 	if (c->state == CONN_S_CLOSING)
 		return;
@@ -300,6 +307,10 @@ conn_timer_cb(EV_P_ ev_timer *t, int revents)
 
 	(void)t;
 	(void)revents;
+	if (c->linger != CONN_L_NONE) {
+		conn_linger_timeout(c);
+		return;
+	}
 	if (c->paused) {
 		conn_resume_reading(c);
 		if (c->state == CONN_S_CLOSING)
@@ -570,6 +581,7 @@ conn_read_once(struct conn *c)
 	} else
 		n = c->tr->read(c, w->rbuf, WORKER_RBUF);
 	if (n == 0) {
+		c->peer_closed = true;
 		if (c->state == CONN_S_OPEN)
 			c->will_on_close = !c->got_disconnect;
 		conn_close(c, c->got_disconnect ? NULL :
@@ -581,6 +593,7 @@ conn_read_once(struct conn *c)
 			return (true);
 		/* A reset is an abnormal close: the will goes out. */
 		c->will_on_close = c->state == CONN_S_OPEN;
+		c->peer_closed = errno == ECONNRESET || errno == EPIPE;
 		conn_close(c, strerror(errno));
 		return (false);
 	}
@@ -658,6 +671,10 @@ conn_io_cb(EV_P_ ev_io *io, int revents)
 	struct conn	*c = io->data;
 
 	(void)loop;
+	if (c->linger != CONN_L_NONE) {
+		conn_linger_io(c, revents);
+		return;
+	}
 	if (revents & EV_WRITE) {
 		if (conn_flush(c) != 0) {
 			c->will_on_close = c->state == CONN_S_OPEN;
@@ -708,10 +725,16 @@ conn_free(struct conn *c)
 {
 	struct worker	*w = c->w;
 
-	TAILQ_REMOVE(&w->conns, c, entry);
-	METRIC_DEC(&w->metrics, CONNECTIONS_COUNT);
-	if (c->l != NULL)
-		__atomic_sub_fetch(&c->l->conns, 1, __ATOMIC_RELAXED);
+	if (c->linger != CONN_L_NONE) {
+		TAILQ_REMOVE(&w->lingering, c, entry);
+		w->n_lingering--;
+		METRIC_DEC(&w->metrics, CONNECTIONS_LINGERING);
+	} else {
+		TAILQ_REMOVE(&w->conns, c, entry);
+		METRIC_DEC(&w->metrics, CONNECTIONS_COUNT);
+		if (c->l != NULL)
+			__atomic_sub_fetch(&c->l->conns, 1, __ATOMIC_RELAXED);
+	}
 	ds_conn_free(c);
 	proto_conn_free(c);
 	ws_free(c);
@@ -734,6 +757,176 @@ conn_release_fd(struct conn *c)
 	if (c->l != NULL)	/* the new owner counts it again */
 		__atomic_add_fetch(&c->l->conns, 1, __ATOMIC_RELAXED);
 	conn_free(c);
+}
+
+/* End a linger: queue the conn to be closed and freed before sleeping. */
+static void
+conn_linger_end(struct conn *c)
+{
+	struct worker	*w = c->w;
+
+	if (c->linger == CONN_L_OVER)
+		return;
+	ev_io_stop(w->loop.ev, &c->io);
+	ev_timer_stop(w->loop.ev, &c->timer);
+	c->linger = CONN_L_OVER;
+	c->close_next = w->closing;
+	w->closing = c;
+}
+
+/*
+ * Send what a lingering conn still owes (tx, then what the transport
+ * holds); once it is all out, or cannot go, shut down the write side
+ * (close frame, close_notify, FIN) and drop the transport state: from
+ * then on only the socket is read.
+ */
+static void
+conn_linger_send(struct conn *c)
+{
+	ssize_t	 n;
+	int	 pend = 0;
+
+	while (buf_used(&c->tx) != 0) {
+		n = c->tr->write(c, buf_head(&c->tx), buf_used(&c->tx));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				buf_release(&c->tx);	/* cannot go */
+			break;
+		}
+		METRIC_ADD(&c->w->metrics, BYTES_SENT, n);
+		c->send_oct += (uint64_t)n;
+		buf_consume(&c->tx, (size_t)n);
+	}
+	/* Not a handshake that never finished: that would read. */
+	if (buf_used(&c->tx) == 0 && c->tr->flush != NULL &&
+	    (c->tr->stalled == NULL || c->tr->stalled(c) == NULL) &&
+	    (pend = c->tr->flush(c)) < 0)
+		pend = 0;			/* cannot go either */
+	if (buf_used(&c->tx) != 0 || pend != 0) {
+		ev_io_stop(c->w->loop.ev, &c->io);
+		ev_io_set(&c->io, c->fd, EV_WRITE |
+		    (c->peer_closed ? 0 : EV_READ));
+		ev_io_start(c->w->loop.ev, &c->io);
+		return;
+	}
+	c->tr->shutdown(c);
+	c->linger = CONN_L_DRAIN;
+	ws_free(c);
+	tls_free(c);
+	c->tr = &conn_tcp;
+	buf_release(&c->tx);
+	buf_release(&c->rx);
+	if (c->peer_closed) {
+		conn_linger_end(c);
+		return;
+	}
+	ev_io_stop(c->w->loop.ev, &c->io);
+	ev_io_set(&c->io, c->fd, EV_READ);
+	ev_io_start(c->w->loop.ev, &c->io);
+}
+
+/* A lingering socket is writable (more owed bytes go) or readable (what
+ * the client sends is discarded; its end of the stream ends the linger). */
+static void
+conn_linger_io(struct conn *c, int revents)
+{
+	ssize_t	 n;
+	int	 i;
+
+	if ((revents & EV_WRITE) && c->linger == CONN_L_SEND) {
+		conn_linger_send(c);
+		if (c->linger == CONN_L_OVER)
+			return;
+	}
+	if (!(revents & EV_READ) || c->peer_closed)
+		return;
+	/* A client that keeps sending is read again on the next turn. */
+	for (i = 0; i < 16; i++) {
+		n = read(c->fd, c->w->rbuf, WORKER_RBUF);
+		if (n > 0)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == EINTR))
+			return;
+		log_debug("conn: %s linger over: %s", conn_addr(c),
+		    n == 0 ? "closed by peer" : strerror(errno));
+		/* A half-closed client may still read what is owed. */
+		if (n == 0 && c->linger == CONN_L_SEND) {
+			c->peer_closed = true;
+			ev_io_stop(c->w->loop.ev, &c->io);
+			ev_io_set(&c->io, c->fd, EV_WRITE);
+			ev_io_start(c->w->loop.ev, &c->io);
+			return;
+		}
+		conn_linger_end(c);
+		return;
+	}
+}
+
+/* mqtt.close_linger passed and the client has not closed: close. */
+static void
+conn_linger_timeout(struct conn *c)
+{
+	METRIC_INC(&c->w->metrics, CONNECTIONS_LINGER_TIMEOUT);
+	log_debug("conn: %s linger over: %s", conn_addr(c),
+	    c->linger == CONN_L_SEND ? "owed bytes not taken" :
+	    "client still connected");
+	conn_linger_end(c);
+}
+
+/*
+ * Start the linger of a closed conn (conn.h) unless the client closed
+ * already or said DISCONNECT (it sends nothing more, MQTT-3.14.4-1), the
+ * worker stops, lingering is off or mqtt.close_linger_max sockets linger
+ * on this worker.  False: close it now.
+ */
+static bool
+conn_linger(struct conn *c)
+{
+	struct worker	*w = c->w;
+	double		 secs;
+
+	secs = (double)config->mqtt_close_linger / 1000.0;
+	if (secs <= 0 || w->stopping || c->peer_closed || c->got_disconnect)
+		return (false);
+	if (w->n_lingering >= (uint32_t)config->mqtt_close_linger_max) {
+		METRIC_INC(&w->metrics, CONNECTIONS_LINGER_SKIPPED);
+		log_debug("conn: %s closed at once: %u sockets lingering",
+		    conn_addr(c), w->n_lingering);
+		return (false);
+	}
+	/* Out of every count, and of its listener's max_connections. */
+	TAILQ_REMOVE(&w->conns, c, entry);
+	METRIC_DEC(&w->metrics, CONNECTIONS_COUNT);
+	if (c->l != NULL)
+		__atomic_sub_fetch(&c->l->conns, 1, __ATOMIC_RELAXED);
+	c->l = NULL;
+	TAILQ_INSERT_TAIL(&w->lingering, c, entry);
+	w->n_lingering++;
+	METRIC_INC(&w->metrics, CONNECTIONS_LINGERING);
+	c->linger = CONN_L_SEND;
+	c->paused = false;
+	ds_conn_free(c);
+	proto_conn_free(c);
+	log_debug("conn: %s lingering (%u on this worker)", conn_addr(c),
+	    w->n_lingering);
+	ev_timer_stop(w->loop.ev, &c->timer);
+	ev_timer_set(&c->timer, secs, 0.);
+	ev_timer_start(w->loop.ev, &c->timer);
+	conn_linger_send(c);
+	return (true);
+}
+
+/* Close every lingering socket now. */
+void
+conn_linger_stop(struct worker *w)
+{
+	struct conn	*c;
+
+	TAILQ_FOREACH(c, &w->lingering, entry)
+		conn_linger_end(c);
 }
 
 /* Flush pending writes, then free closed conns. */
@@ -767,8 +960,15 @@ conn_before_sleep(struct worker *w)
 	}
 	while ((c = w->closing) != NULL) {
 		w->closing = c->close_next;
+		if (c->linger == CONN_L_OVER) {
+			close(c->fd);
+			conn_free(c);
+			continue;
+		}
 		if (c->hold_idx != 0)	/* not stored: must not go */
 			buf_truncate(&c->tx, c->tx.off + c->tx_ok);
+		if (conn_linger(c))
+			continue;
 		if (buf_used(&c->tx) != 0)
 			(void)c->tr->write(c, buf_head(&c->tx),
 			    buf_used(&c->tx));

@@ -6,6 +6,16 @@
  * the kernel has not taken yet, so an idle connection holds no buffer
  * memory.  Writes are flushed once per loop turn (before sleeping).  A conn
  * is never freed inside its own callback: conn_close() queues it.
+ *
+ * Linger: a conn the broker closes while the client may still be sending
+ * is not closed at once, or the kernel would answer the client's next
+ * bytes with a reset and the client would lose the DISCONNECT or CONNACK
+ * it has not read yet.  Before the loop sleeps it moves from w->conns to
+ * w->lingering (no longer a connection in any count, no session), sends
+ * what it still owes, shuts down its write side (close frame,
+ * close_notify, FIN), then reads and discards until the client closes,
+ * mqtt.close_linger at most; over mqtt.close_linger_max per worker it is
+ * closed at once.
  */
 #ifndef CONN_H
 #define CONN_H
@@ -28,7 +38,16 @@
 enum conn_state {
 	CONN_S_NEW,		/* accepted; waiting for CONNECT */
 	CONN_S_OPEN,		/* CONNACK sent; attached to a session */
-	CONN_S_CLOSING,		/* closed; freed before the loop sleeps */
+	CONN_S_CLOSING,		/* closed; freed before the loop sleeps, or
+				 * lingers (enum conn_linger) */
+};
+
+/* The linger of a closed conn (see above). */
+enum conn_linger {
+	CONN_L_NONE,		/* not lingering */
+	CONN_L_SEND,		/* sending what it owes, then shut down */
+	CONN_L_DRAIN,		/* write side shut; reading and discarding */
+	CONN_L_OVER,		/* queued to be closed and freed */
 };
 
 struct conn;
@@ -88,6 +107,8 @@ struct conn {
 	bool		 over_limit;	/* refused by max_connections */
 	bool		 will_on_close;	/* publish the will when closing */
 	bool		 got_disconnect;
+	bool		 peer_closed;	/* read the end of the stream, or a reset */
+	enum conn_linger linger;
 	bool		 quiet;		/* no log line on close */
 	bool		 clean_start;
 	uint16_t	 keepalive;
@@ -142,6 +163,8 @@ ssize_t		 conn_lower_write(struct conn *, const void *, size_t);
 /* Detach the socket for a hand-off: the conn is freed, fd kept open. */
 void		 conn_release_fd(struct conn *);
 void		 conn_close(struct conn *, const char *why);
+/* Close every lingering socket now (shutdown). */
+void		 conn_linger_stop(struct worker *);
 /* Queue bytes already in c->tx for the before-sleep flush. */
 void		 conn_want_flush(struct conn *);
 void		 conn_before_sleep(struct worker *);

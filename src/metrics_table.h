@@ -84,6 +84,9 @@
 	M(CLIENT_THROTTLED, "client.throttled", COUNTER, "times a publisher was paused because a subscriber it feeds was congested") \
 	M(CONNECTIONS_COUNT, "connections.count", GAUGE, "connections open") \
 	M(LIVE_CONNECTIONS_COUNT, "live_connections.count", GAUGE, "connections past CONNECT") \
+	M(CONNECTIONS_LINGERING, "connections.lingering", GAUGE, "closed connections whose socket is read until the client closes it (not in connections.count)") \
+	M(CONNECTIONS_LINGER_TIMEOUT, "connections.linger.timeout", COUNTER, "lingering sockets closed at mqtt.close_linger, the client still connected") \
+	M(CONNECTIONS_LINGER_SKIPPED, "connections.linger.skipped", COUNTER, "sockets closed at once because mqtt.close_linger_max were lingering") \
 	M(SESSIONS_COUNT, "sessions.count", GAUGE, "sessions, connected or not") \
 	M(SESSIONS_DURABLE_COUNT, "durable_sessions.count", GAUGE, "sessions kept in durable storage, connected or not") \
 	M(MESSAGES_PERSISTED, "messages.persisted", COUNTER, "messages written to durable storage for durable sessions") \

@@ -87,6 +87,7 @@ worker_shutdown(struct worker *w)
 		else
 			conn_close(c, "server shutting down");
 	}
+	conn_linger_stop(w);
 	conn_before_sleep(w);
 	ev_break(w->loop.ev, EVBREAK_ALL);
 }
@@ -208,6 +209,7 @@ worker_start_all(unsigned n, char **cause)
 		hmap_init(&w->sessions);
 		w->free_slot = UINT32_MAX;
 		TAILQ_INIT(&w->conns);
+		TAILQ_INIT(&w->lingering);
 		w->rbuf = xmalloc(WORKER_RBUF);
 		w->now = now_ms();
 		loop_init(&w->loop, ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK),

@@ -78,6 +78,8 @@ struct worker {
 	struct topic_trie *routes;	/* filter -> struct route */
 	uint64_t	 next_sid;
 	TAILQ_HEAD(, conn) conns;
+	TAILQ_HEAD(, conn) lingering;	/* closed, socket still read */
+	uint32_t	 n_lingering;
 	struct conn	*tx_pending;	/* conns with bytes to flush */
 	struct conn	*closing;	/* conns to free before sleep */
 	struct fwd_batch **out;		/* per destination worker */

@@ -47,9 +47,6 @@
 #define WS_HTTP_MAX	8192
 /* Largest frame we send; a longer write is cut into several. */
 #define WS_FRAME_OUT	65536
-/* How long a closed connection's socket is read for the client's close
- * frame and its end of the stream (RFC 6455 7.1.1). */
-#define WS_LINGER	2.0
 /* RFC 6455 1.3. */
 #define WS_GUID		"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -90,18 +87,6 @@ struct ws_conn {
 	uint64_t	 left;		/* its payload still to come */
 	struct buf	 in;		/* raw bytes not decoded yet */
 	struct buf	 out;		/* bytes not written below yet */
-};
-
-/*
- * A socket kept after its conn closed (a dup of the fd: conn closes its
- * own), read and discarded until the client closes its end or WS_LINGER
- * passes.  Closing at once would make the client's close frame, sent
- * after ours, meet a reset (MQTT.js then reports "write EPIPE").
- */
-struct ws_linger {
-	ev_io		 io;
-	ev_timer	 timer;
-	int		 fd;
 };
 
 /* Subprotocols we accept, the first offered wins (EMQX's list plus the
@@ -902,68 +887,12 @@ ws_stalled(const struct conn *c)
 	return (NULL);
 }
 
-/* Stop lingering: close the kept socket. */
-static void
-ws_linger_end(struct ev_loop *loop, struct ws_linger *l)
-{
-	ev_io_stop(loop, &l->io);
-	ev_timer_stop(loop, &l->timer);
-	close(l->fd);
-	free(l);
-}
-
-/* Discard what comes; end at the client's end of the stream. */
-static void
-ws_linger_io_cb(EV_P_ ev_io *io, int revents)
-{
-	struct ws_linger	*l = io->data;
-	uint8_t			 b[4096];
-	ssize_t			 n;
-	int			 i;
-
-	(void)revents;
-	for (i = 0; i < 16; i++) {
-		if ((n = read(l->fd, b, sizeof b)) > 0)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-		    errno == EINTR))
-			return;
-		break;
-	}
-	if (i == 16)		/* a client that keeps sending: enough */
-		return;
-	ws_linger_end(EV_A, l);
-}
-
-/* WS_LINGER passed. */
-static void
-ws_linger_timer_cb(EV_P_ ev_timer *t, int revents)
-{
-	(void)revents;
-	ws_linger_end(EV_A, t->data);
-}
-
-/* Keep reading the socket of a closing conn for a while (see above). */
-static void
-ws_linger(struct conn *c)
-{
-	struct ws_linger	*l;
-	int			 fd;
-
-	if (c->w->stopping || (fd = dup(c->fd)) == -1)
-		return;
-	l = xcalloc(1, sizeof *l);
-	l->fd = fd;
-	ev_io_init(&l->io, ws_linger_io_cb, fd, EV_READ);
-	l->io.data = l;
-	ev_timer_init(&l->timer, ws_linger_timer_cb, WS_LINGER, 0.);
-	l->timer.data = l;
-	ev_io_start(c->w->loop.ev, &l->io);
-	ev_timer_start(c->w->loop.ev, &l->timer);
-}
-
-/* Before close: a close frame (1000) unless one went, what we hold, then
- * the layer below, best effort; then linger, unless the client closed. */
+/*
+ * Before close: a close frame (1000) unless one went, what we hold, then
+ * the layer below, best effort.  The socket then lingers (conn.h): the
+ * client's close frame, sent after ours, must not meet a reset (RFC 6455
+ * 7.1.1; MQTT.js would report "write EPIPE").
+ */
 static void
 ws_shutdown(struct conn *c)
 {
@@ -976,10 +905,6 @@ ws_shutdown(struct conn *c)
 		tls_transport.shutdown(c);
 	else
 		shutdown(c->fd, SHUT_WR);
-	/* A refusal or close frame we sent: the client may still be
-	 * sending (its close frame, the rest of a request). */
-	if ((ws->close_sent || ws->state == WS_S_DONE) && !ws->eof)
-		ws_linger(c);
 }
 
 const struct conn_transport ws_transport = {
