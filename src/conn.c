@@ -878,9 +878,11 @@ conn_linger_timeout(struct conn *c)
 
 /*
  * Start the linger of a closed conn (conn.h) unless the client closed
- * already or said DISCONNECT (it sends nothing more, MQTT-3.14.4-1), the
- * worker stops, lingering is off or mqtt.close_linger_max sockets linger
- * on this worker.  False: close it now.
+ * already, the worker stops, lingering is off or mqtt.close_linger_max
+ * sockets linger on this worker.  False: close it now.  A client that
+ * sent DISCONNECT lingers too: it sends no more MQTT (MQTT-3.14.4-1), but
+ * over WebSocket its close frame comes after ours, and a reset would turn
+ * its clean end into an error (MQTT.js: "write EPIPE").
  */
 static bool
 conn_linger(struct conn *c)
@@ -889,7 +891,7 @@ conn_linger(struct conn *c)
 	double		 secs;
 
 	secs = (double)config->mqtt_close_linger / 1000.0;
-	if (secs <= 0 || w->stopping || c->peer_closed || c->got_disconnect)
+	if (secs <= 0 || w->stopping || c->peer_closed)
 		return (false);
 	if (w->n_lingering >= (uint32_t)config->mqtt_close_linger_max) {
 		METRIC_INC(&w->metrics, CONNECTIONS_LINGER_SKIPPED);
