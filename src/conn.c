@@ -751,7 +751,16 @@ void
 conn_release_fd(struct conn *c)
 {
 	struct worker	*w = c->w;
+	struct conn	**pp;
 
+	/* Out of the flush list: a WebSocket pong, say, queued by the read
+	 * that brought the CONNECT.  What the transport holds goes along. */
+	if (c->in_tx_list) {
+		for (pp = &w->tx_pending; *pp != c; pp = &(*pp)->tx_next)
+			;
+		*pp = c->tx_next;
+		c->in_tx_list = false;
+	}
 	ev_io_stop(w->loop.ev, &c->io);
 	ev_timer_stop(w->loop.ev, &c->timer);
 	if (c->l != NULL)	/* the new owner counts it again */

@@ -435,6 +435,27 @@ test_expect_success 'a message in fragments, with a ping between them' '
 	tcp_ok 7
 '
 
+# The CONNECT of a client id homed on another worker hands the socket over
+# with the pong the same read queued (it once stayed in the flush list of
+# the freed conn).
+test_expect_success 'CONNECT and a ping in one read, then the hand-off: CONNACK and pong' '
+	ws_py <<-\EOF
+	from ws import *
+	for i in range(24):
+	    w = Ws()
+	    w.version = 5
+	    w.send(frame(OP_BINARY, connect_packet("ping-%d" % i, 5)) +
+	           frame(OP_PING, b"p%d" % i))
+	    got = []
+	    while len(got) < 2:
+	        fin, op, pl = w.recv_frame()
+	        got.append((op, pl[:1] if op == OP_BINARY else pl))
+	    check(sorted(got) == [(OP_BINARY, b"\x20"), (OP_PONG, b"p%d" % i)],
+	          "CONNACK and pong %d" % i, got)
+	    w.close()
+	EOF
+'
+
 test_expect_success 'an upgrade that stalls is cut at mqtt.idle_timeout' '
 	ws_py <<-\EOF &&
 	from ws import *
