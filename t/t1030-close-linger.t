@@ -56,9 +56,9 @@ config () {
 	EOF
 }
 
-test_expect_success 'setup: certificates, start the broker (tcp, ssl)' '
+test_expect_success 'setup: certificates, start the broker (tcp, ssl; mqtt.close_linger 60s)' '
 	sh "$FLOCKMQ_SRC/contrib/make-certs.sh" certs >make-certs.log 2>&1 &&
-	config 2s 256 &&
+	config 60s 256 &&
 	start_broker &&
 	login
 '
