@@ -38,15 +38,15 @@
 enum conn_state {
 	CONN_S_NEW,		/* accepted; waiting for CONNECT */
 	CONN_S_OPEN,		/* CONNACK sent; attached to a session */
-	CONN_S_CLOSING,		/* closed; freed before the loop sleeps, or
-				 * lingers (enum conn_linger) */
+	CONN_S_CLOSING,		/* closed; freed before the loop sleeps,
+				 * or lingers (enum conn_linger) */
 };
 
 /* The linger of a closed conn (see above). */
 enum conn_linger {
 	CONN_L_NONE,		/* not lingering */
 	CONN_L_SEND,		/* sending what it owes, then shut down */
-	CONN_L_DRAIN,		/* write side shut; reading and discarding */
+	CONN_L_DRAIN,		/* write side shut; read and discarded */
 	CONN_L_OVER,		/* queued to be closed and freed */
 };
 
@@ -107,7 +107,7 @@ struct conn {
 	bool		 over_limit;	/* refused by max_connections */
 	bool		 will_on_close;	/* publish the will when closing */
 	bool		 got_disconnect;
-	bool		 peer_closed;	/* read the end of the stream, or a reset */
+	bool		 peer_closed;	/* its end of stream or a reset */
 	enum conn_linger linger;
 	bool		 quiet;		/* no log line on close */
 	bool		 clean_start;
