@@ -7,7 +7,7 @@ refused CONNACK, a kick) it sends what it owes, shuts down its write side
 and reads and discards until the client closes, mqtt.close_linger at
 most, so that a client still writing reads the reason code instead of
 meeting a reset.  Clients here write before they read, as paho does, and
-go on writing after the reason code, over TCP and TLS.  The linger is
+go on writing after the reason code, over TCP, TLS and WebSocket.  The linger is
 bounded in time and in count (mqtt.close_linger_max per worker), and a
 lingering socket is no connection: not counted, no client id held.'
 
@@ -16,12 +16,17 @@ lingering socket is no connection: not counted, no client id held.'
 . "$TEST_DIRECTORY"/lib-rest.sh
 
 TLS_PORT=$FLOCKMQ_PORT3
+WS_PORT=$FLOCKMQ_PORT4
+WSS_PORT=$FLOCKMQ_PORT5
 
 # linger_py TRANSPORT [ARGS]: the Python program on stdin, with linger.py
-# (rest.py's clients speaking TRANSPORT, tcp or tls, and the REST client).
+# (rest.py's clients speaking TRANSPORT, tcp, tls, ws or wss, and the REST
+# client).
 linger_py () {
 	case $1 in
 	tls)	lp_port_=$TLS_PORT ;;
+	ws)	lp_port_=$WS_PORT ;;
+	wss)	lp_port_=$WSS_PORT ;;
 	*)	lp_port_=$FLOCKMQ_PORT ;;
 	esac
 	lp_tr_=$1
@@ -50,20 +55,29 @@ config () {
 	      ssl_options:
 	        certfile: "$TRASH_DIRECTORY/certs/server.pem"
 	        keyfile: "$TRASH_DIRECTORY/certs/server.key"
+	  ws:
+	    default:
+	      bind: "127.0.0.1:$WS_PORT"
+	  wss:
+	    default:
+	      bind: "127.0.0.1:$WSS_PORT"
+	      ssl_options:
+	        certfile: "$TRASH_DIRECTORY/certs/server.pem"
+	        keyfile: "$TRASH_DIRECTORY/certs/server.key"
 	sys_topics:
 	  sys_msg_interval: disabled
 	  sys_heartbeat_interval: disabled
 	EOF
 }
 
-test_expect_success 'setup: certificates, start the broker (tcp, ssl; mqtt.close_linger 60s)' '
+test_expect_success 'setup: certificates, start the broker (tcp, ssl, ws, wss; mqtt.close_linger 60s)' '
 	sh "$FLOCKMQ_SRC/contrib/make-certs.sh" certs >make-certs.log 2>&1 &&
 	config 60s 256 &&
 	start_broker &&
 	login
 '
 
-for tr in tcp tls
+for tr in tcp tls ws wss
 do
 	test_expect_success "$tr: QoS 2 over Receive Maximum, PUBREL for each PUBREC: DISCONNECT 0x93 read while writing" '
 		linger_py $tr <<-\EOF &&

@@ -11,8 +11,9 @@
 #       until a packet of ptype (DISCONNECT, or CONNACK for a refused
 #       CONNECT) with reason code rc is read.  A write that fails, or the
 #       connection closing, before that fails the program: that client
-#       would never see the reason code.  Then it writes AFTER more times,
-#       which must all go, and the server must close (end of stream).
+#       would never see the reason code.  Then it writes AFTER more times
+#       over 100 ms, which must all go, and the server must close (end of
+#       stream).
 #       Returns the number of writes.
 #   Qos2Flood(burst)      a step: BURST QoS 2 PUBLISHes with new packet
 #       ids, after a PUBREL for each PUBREC read so far
@@ -68,7 +69,9 @@ def keep_writing(c, step, rc, ptype=DISCONNECT, seconds=10.0):
                 break
     check(got.rc == rc, "%r: reason code 0x%02x" % (c, rc), got)
     log("%r: 0x%02x read after %d writes" % (c, rc, writes))
+    # Spread over 100 ms: a socket closed meanwhile resets them.
     for i in range(AFTER):
+        time.sleep(0.02)
         try:
             step(c)
         except OSError as e:
