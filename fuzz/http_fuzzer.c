@@ -17,10 +17,10 @@
  * TARGET is split at '?' and unescaped as libmicrohttpd does (the query's
  * '+' is a space); arguments are NAME[=VALUE] joined by '&'.
  *
- * The node under it is a minimal one: a store in a temporary directory
- * (removed at exit), the banned list, retained messages and one worker
- * thread with no listener, so that handlers that run a function on the
- * workers run it for real.  State carries over from input to input, as on
+ * The node under it is a minimal one: a store in a directory under $TMPDIR
+ * (/tmp; removed at exit; /dev/shm spares the disk the synced writes), the
+ * banned list, retained messages and one worker thread with no listener,
+ * so that handlers that run a function on the workers run it for real.  State carries over from input to input, as on
  * a node: keys made, bans, retained messages.  PBKDF2 runs 1 round (the
  * login lock still works).  Every answer must have a status of 100 to
  * 599; a JSON answer must parse, and an error one (4xx, 5xx) must be
@@ -68,7 +68,7 @@ struct fuzz_req {
 	size_t		 n;
 };
 
-static char	 fuzz_dir[] = "/tmp/flockmq-http-fuzz.XXXXXX";
+static char	*fuzz_dir;
 static char	 fuzz_token[128];
 static char	 fuzz_basic[256];
 
@@ -120,7 +120,8 @@ fuzz_subst(char *s)
 		} else
 			buf_add(&b, p, 1);
 	}
-	out = xstrndup((const char *)buf_head(&b), buf_used(&b));
+	out = buf_used(&b) == 0 ? xstrdup("") :
+	    xstrndup((const char *)buf_head(&b), buf_used(&b));
 	buf_release(&b);
 	free(s);
 	return (out);
@@ -262,6 +263,8 @@ fuzz_init(void)
 
 	log_level = LOG_L_ERROR;
 	http_pbkdf2_iter = 1;
+	xasprintf(&fuzz_dir, "%s/flockmq-http-fuzz.XXXXXX",
+	    getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(fuzz_dir) == NULL)
 		goto fail;
 	config = config_new();

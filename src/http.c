@@ -48,6 +48,7 @@
 #include "http_int.h"
 #include "listener.h"
 #include "log.h"
+#include "mqtt.h"
 #include "msg.h"
 #include "store.h"
 #include "worker.h"
@@ -129,12 +130,19 @@ http_error(struct http_req *r, unsigned status, const char *code,
     const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*msg;
+	char	*msg, *p;
 
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) == -1)
 		fatal("http: out of memory");
 	va_end(ap);
+	/* It may quote a path or a name that is not UTF-8; JSON must be. */
+	if (!mqtt_utf8_valid(STR(msg))) {
+		for (p = msg; *p != '\0'; p++) {
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		}
+	}
 	http_json(r, status, json_pack("{s:s, s:s}", "code", code, "message",
 	    msg));
 	free(msg);
