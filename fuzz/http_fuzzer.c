@@ -20,14 +20,15 @@
  * The node under it is a minimal one: a store in a directory under $TMPDIR
  * (/tmp; removed at exit; /dev/shm spares the disk the synced writes), the
  * banned list, retained messages and one worker thread with no listener,
- * so that handlers that run a function on the workers run it for real.  State carries over from input to input, as on
- * a node: keys made, bans, retained messages.  PBKDF2 runs 1 round (the
- * login lock still works).  Every answer must have a status of 100 to
- * 599; a JSON answer must parse, and an error one (4xx, 5xx) must be
- * EMQX's {"code", "message"}.  Anything else, a crash or a sanitizer
- * report aborts.  Built with -fsanitize=fuzzer, or linked with replay.c to
- * replay a corpus from `make check`.  FUZZ_HTTP_TRACE in the environment
- * prints each request and the start of its answer on stderr.
+ * so that handlers that run a function on the workers run it for real.
+ * State carries over from input to input, as on a node: keys made, bans,
+ * retained messages.  PBKDF2 runs 1 round (the login lock still works).
+ * Every answer must have a status of 100 to 599; a JSON answer must
+ * parse, and an error one (4xx, 5xx) must be EMQX's {"code", "message"}.
+ * Anything else, a crash or a sanitizer report aborts.  Built with
+ * -fsanitize=fuzzer, or linked with replay.c to replay a corpus from
+ * `make check`.  FUZZ_HTTP_TRACE in the environment prints each request
+ * and the start of its answer on stderr.
  */
 #include <ftw.h>
 #include <stdint.h>
