@@ -1,7 +1,7 @@
 /*
  * http.c: the embedded HTTP server (see http.h).
  *
- * Two libmicrohttpd daemons, each with its own polling thread: the
+ * Two libmicrohttpd daemons, each with a thread per connection: the
  * dashboard listener (dashboard.listeners.http.bind), which serves
  * admin-ui/, the REST API under /api/v5 and Prometheus, with
  * authentication; and the ctl socket (node.data_dir/ctl.sock, mode 0600),
@@ -9,8 +9,11 @@
  *
  * This file holds the server, the routing, the helpers of http_int.h and
  * authentication; the handlers of the broker's state are in http_api.c.
- * Users, API keys, tokens and the failed-login table
- * are shared by both daemons' threads under http_lock.  Users ("u/NAME")
+ * Users, API keys, tokens and the failed-login table are shared by every
+ * request's thread under http_lock, which is never held across PBKDF2 (a
+ * login costs about 100 ms of CPU).  The other state handlers touch has
+ * its own lock (banned.c, listener.c, retain.c, store.c, metrics.c) or
+ * belongs to a worker, reached by worker_call_wait.  Users ("u/NAME")
  * and API keys ("k/NAME") are records of the store: a version byte, JSON,
  * CRC-32 (docs/storage.md).  Passwords are PBKDF2-HMAC-SHA256 with a
  * random salt; API secrets, random 192-bit strings, are kept as SHA-256.
@@ -45,6 +48,7 @@
 #include "http_int.h"
 #include "listener.h"
 #include "log.h"
+#include "mqtt.h"
 #include "msg.h"
 #include "store.h"
 #include "worker.h"
@@ -53,6 +57,7 @@
 #define HTTP_REQ_MAGIC		0x48545451U
 #define HTTP_BODY_MAX		(1024 * 1024)
 #define HTTP_PAGE_LIMIT_MAX	10000
+#define HTTP_CONNS_MAX		256	/* per daemon; a thread each */
 #define HTTP_PBKDF2_ITER	100000
 #define HTTP_TOKENS_MAX		1024
 #define HTTP_FAILS_MAX		256
@@ -105,6 +110,8 @@ static size_t			 http_n_keys;
 static struct http_token	 http_tokens[HTTP_TOKENS_MAX];
 static struct http_fail		 http_fails[HTTP_FAILS_MAX];
 
+unsigned			 http_pbkdf2_iter = HTTP_PBKDF2_ITER;
+
 /* Answer with JSON (takes the reference). */
 void
 http_json(struct http_req *r, unsigned status, json_t *j)
@@ -123,12 +130,19 @@ http_error(struct http_req *r, unsigned status, const char *code,
     const char *fmt, ...)
 {
 	va_list	 ap;
-	char	*msg;
+	char	*msg, *p;
 
 	va_start(ap, fmt);
 	if (vasprintf(&msg, fmt, ap) == -1)
 		fatal("http: out of memory");
 	va_end(ap);
+	/* It may quote a path or a name that is not UTF-8; JSON must be. */
+	if (!mqtt_utf8_valid(STR(msg))) {
+		for (p = msg; *p != '\0'; p++) {
+			if ((unsigned char)*p >= 0x80)
+				*p = '?';
+		}
+	}
 	http_json(r, status, json_pack("{s:s, s:s}", "code", code, "message",
 	    msg));
 	free(msg);
@@ -157,12 +171,26 @@ http_text(struct http_req *r, unsigned status, const char *ctype, char *s,
 	r->ctype = ctype;
 }
 
+/* libmicrohttpd's lookup of a header or query argument. */
+static const char *
+http_mhd_lookup(const struct http_req *r, int kind, const char *name)
+{
+	return (MHD_lookup_connection_value(r->mc, kind == HTTP_KIND_ARG ?
+	    MHD_GET_ARGUMENT_KIND : MHD_HEADER_KIND, name));
+}
+
 /* A query argument, or NULL. */
 const char *
 http_arg(const struct http_req *r, const char *name)
 {
-	return (MHD_lookup_connection_value(r->mc, MHD_GET_ARGUMENT_KIND,
-	    name));
+	return (r->lookup(r, HTTP_KIND_ARG, name));
+}
+
+/* A request header, or NULL. */
+const char *
+http_header(const struct http_req *r, const char *name)
+{
+	return (r->lookup(r, HTTP_KIND_HEADER, name));
 }
 
 /* Decode %2F and %25, which http_unescape_cb leaves (see there). */
@@ -187,13 +215,11 @@ http_unescape_rest(char *s)
  * split at '/' before they are decoded, so a client id may hold '/'.
  * Query arguments get http_unescape_rest when read (http_arg_str).
  */
-static size_t
-http_unescape_cb(void *cls, struct MHD_Connection *mc, char *s)
+size_t
+http_unescape(char *s)
 {
 	char	*o = s, *p, hex[3];
 
-	(void)cls;
-	(void)mc;
 	for (p = s; *p != '\0'; p++) {
 		if (p[0] == '%' && isxdigit((unsigned char)p[1]) &&
 		    isxdigit((unsigned char)p[2]) && !(p[1] == '2' &&
@@ -208,6 +234,15 @@ http_unescape_cb(void *cls, struct MHD_Connection *mc, char *s)
 	}
 	*o = '\0';
 	return ((size_t)(o - s));
+}
+
+/* libmicrohttpd's unescape callback: http_unescape. */
+static size_t
+http_unescape_cb(void *cls, struct MHD_Connection *mc, char *s)
+{
+	(void)cls;
+	(void)mc;
+	return (http_unescape(s));
 }
 
 /* A query argument, fully decoded, allocated; NULL if absent. */
@@ -348,16 +383,6 @@ http_pbkdf2(const char *pw, const uint8_t *salt, uint32_t iter,
 	    strlen(pw), salt, 16, iter, 32, out) != 0)
 		fatal("http: PBKDF2 failed");
 	mbedtls_md_free(&md);
-}
-
-/* Whether pw is the user's password. */
-static bool
-http_user_check(const struct http_user *u, const char *pw)
-{
-	uint8_t	 h[32];
-
-	http_pbkdf2(pw, u->salt, u->iter, h);
-	return (http_same(h, u->hash, sizeof h));
 }
 
 /* Store a record "PREFIX NAME" -> version 1, JSON, CRC-32. */
@@ -569,7 +594,7 @@ http_user_set_password(struct http_user *u, const char *pw, char **cause)
 {
 	if (getrandom(u->salt, sizeof u->salt, 0) != (ssize_t)sizeof u->salt)
 		fatal("http: getrandom failed");
-	u->iter = HTTP_PBKDF2_ITER;
+	u->iter = http_pbkdf2_iter;
 	http_pbkdf2(pw, u->salt, u->iter, u->hash);
 	return (http_user_save(u, cause));
 }
@@ -623,7 +648,7 @@ http_load_cb(struct str key, struct str val, void *arg)
 }
 
 /* Load users and keys; create the default user on first start. */
-static int
+int
 http_load(char **cause)
 {
 	struct http_user	*u;
@@ -732,8 +757,7 @@ http_auth(struct http_req *r)
 		snprintf(r->who, sizeof r->who, "ctl");
 		return (true);
 	}
-	h = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_AUTHORIZATION);
+	h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	r->www_auth = "Bearer realm=\"flockmq\", Basic realm=\"flockmq\"";
 	if (h == NULL) {
 		http_error(r, 401, "BAD_TOKEN", "authorization required: a "
@@ -963,16 +987,36 @@ http_is_default_password(const char *pw)
 	    strcmp(pw, config->dashboard_default_password) == 0);
 }
 
-/* POST /api/v5/login */
+/* A user's salt, rounds and hash, copied (http_lock held); false if none. */
+static bool
+http_user_secret(const char *name, struct http_user *out)
+{
+	struct http_user	*u;
+
+	if ((u = http_user_find(name)) == NULL)
+		return (false);
+	memcpy(out->salt, u->salt, sizeof out->salt);
+	memcpy(out->hash, u->hash, sizeof out->hash);
+	out->iter = u->iter;
+	return (true);
+}
+
+/*
+ * POST /api/v5/login.  PBKDF2 runs outside http_lock, so that a login does
+ * not hold up every other request's authentication.  The attempt is
+ * counted as a failure before the password is checked, and forgotten if
+ * it was right: concurrent attempts cannot pass HTTP_FAILS_LOCK.
+ */
 static void
 http_login(struct http_req *r)
 {
-	struct http_user	*u;
+	struct http_user	 u;
+	struct http_user	*user;
 	struct http_fail	*f;
 	json_t			*b;
 	const char		*name, *pw, *token;
 	uint64_t		 now = now_ms();
-	uint8_t			 dummy[32];
+	uint8_t			 h[32];
 	bool			 ok;
 
 	if ((b = http_body_object(r)) == NULL)
@@ -981,8 +1025,8 @@ http_login(struct http_req *r)
 	    !http_member_str(r, b, "password", true, &pw))
 		goto out;
 	pthread_mutex_lock(&http_lock);
-	f = http_fail_find(name, r->ip, false);
-	if (f != NULL && f->locked_until > now) {
+	f = http_fail_find(name, r->ip, true);
+	if (f->locked_until > now) {
 		r->retry_after = (unsigned)((f->locked_until - now) / 1000 + 1);
 		pthread_mutex_unlock(&http_lock);
 		log_warn("http: login of '%s' from %s refused: locked after "
@@ -991,20 +1035,23 @@ http_login(struct http_req *r)
 		    "try again in %u s", r->retry_after);
 		goto out;
 	}
+	if (f->n == 0 || now - f->first > HTTP_FAILS_WINDOW_MS) {
+		f->first = now;
+		f->n = 0;
+	}
+	if (++f->n >= HTTP_FAILS_LOCK)
+		f->locked_until = now + HTTP_LOCK_MS;
+	ok = http_user_secret(name, &u);
+	pthread_mutex_unlock(&http_lock);
+
 	/* An unknown user costs the same time as a wrong password. */
-	if ((u = http_user_find(name)) == NULL)
-		http_pbkdf2(pw, (const uint8_t *)"flockmq-no-user.",
-		    HTTP_PBKDF2_ITER, dummy);
-	ok = u != NULL && http_user_check(u, pw);
 	if (!ok) {
-		f = http_fail_find(name, r->ip, true);
-		if (now - f->first > HTTP_FAILS_WINDOW_MS) {
-			f->first = now;
-			f->n = 0;
-		}
-		if (++f->n >= HTTP_FAILS_LOCK)
-			f->locked_until = now + HTTP_LOCK_MS;
-		pthread_mutex_unlock(&http_lock);
+		memcpy(u.salt, "flockmq-no-user.", sizeof u.salt);
+		u.iter = http_pbkdf2_iter;
+	}
+	http_pbkdf2(pw, u.salt, u.iter, h);
+	ok = ok && http_same(h, u.hash, sizeof h);
+	if (!ok) {
 		log_warn("http: login failed for user '%s' from %s", name,
 		    r->ip);
 		r->www_auth = "Bearer realm=\"flockmq\"";
@@ -1012,11 +1059,13 @@ http_login(struct http_req *r)
 		    "password");
 		goto out;
 	}
-	if (f != NULL)
+	pthread_mutex_lock(&http_lock);
+	if ((f = http_fail_find(name, r->ip, false)) != NULL)
 		memset(f, 0, sizeof *f);
-	token = http_token_new(u->name);
+	user = http_user_find(name);
+	token = http_token_new(name);
 	http_json(r, 200, json_pack("{s:s, s:s, s:s, s:{s:s}, s:b}",
-	    "token", token, "version", PACKAGE_VERSION, "role", u->role,
+	    "token", token, "version", PACKAGE_VERSION, "role", user->role,
 	    "license", "edition", "opensource", "must_change_password",
 	    http_is_default_password(pw)));
 	pthread_mutex_unlock(&http_lock);
@@ -1032,8 +1081,7 @@ http_logout(struct http_req *r)
 	const char	*h;
 	size_t		 i;
 
-	h = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_AUTHORIZATION);
+	h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	pthread_mutex_lock(&http_lock);
 	for (i = 0; h != NULL && strncasecmp(h, "Bearer ", 7) == 0 &&
 	    i < HTTP_TOKENS_MAX; i++) {
@@ -1082,42 +1130,71 @@ http_password_ok(struct http_req *r, const char *pw)
 	return (true);
 }
 
-/* Change a password: the shared part of change_pwd and reset_pwd. */
+/*
+ * Change a password: the shared part of change_pwd and reset_pwd.  As for
+ * a login, PBKDF2 runs outside http_lock; the change applies only if the
+ * password did not change meanwhile.
+ */
 static void
 http_set_password(struct http_req *r, const char *name, const char *old,
     const char *pw)
 {
+	struct http_user	 was, now;
 	struct http_user	*u;
 	const char		*keep = NULL, *h;
 	char			*cause = NULL;
+	uint8_t			 sum[32];
+	bool			 found;
 
 	if (!http_password_ok(r, pw))
 		return;
 	pthread_mutex_lock(&http_lock);
-	if ((u = http_user_find(name)) == NULL) {
-		pthread_mutex_unlock(&http_lock);
+	found = http_user_secret(name, &was);
+	pthread_mutex_unlock(&http_lock);
+	if (!found) {
 		http_error(r, 404, "NOT_FOUND", "no user '%s'", name);
 		return;
 	}
-	if (old != NULL && !http_user_check(u, old)) {
+	if (old != NULL) {
+		http_pbkdf2(old, was.salt, was.iter, sum);
+		if (!http_same(sum, was.hash, sizeof sum)) {
+			http_error(r, 400, "BAD_REQUEST", "the old password is "
+			    "wrong");
+			return;
+		}
+		if (strcmp(old, pw) == 0) {
+			http_error(r, 400, "BAD_REQUEST", "the new password "
+			    "is the old one");
+			return;
+		}
+	}
+	if (getrandom(now.salt, sizeof now.salt, 0) != (ssize_t)sizeof now.salt)
+		fatal("http: getrandom failed");
+	now.iter = http_pbkdf2_iter;
+	http_pbkdf2(pw, now.salt, now.iter, now.hash);
+
+	pthread_mutex_lock(&http_lock);
+	u = http_user_find(name);
+	if (!http_same(u->hash, was.hash, sizeof was.hash) ||
+	    memcmp(u->salt, was.salt, sizeof was.salt) != 0) {
 		pthread_mutex_unlock(&http_lock);
-		http_error(r, 400, "BAD_REQUEST", "the old password is wrong");
+		http_error(r, 409, "CONFLICT", "the password of '%s' changed "
+		    "meanwhile", name);
 		return;
 	}
-	if (old != NULL && strcmp(old, pw) == 0) {
-		pthread_mutex_unlock(&http_lock);
-		http_error(r, 400, "BAD_REQUEST", "the new password is the "
-		    "old one");
-		return;
-	}
-	if (http_user_set_password(u, pw, &cause) != 0) {
+	memcpy(u->salt, now.salt, sizeof u->salt);
+	memcpy(u->hash, now.hash, sizeof u->hash);
+	u->iter = now.iter;
+	if (http_user_save(u, &cause) != 0) {
+		memcpy(u->salt, was.salt, sizeof u->salt);
+		memcpy(u->hash, was.hash, sizeof u->hash);
+		u->iter = was.iter;
 		pthread_mutex_unlock(&http_lock);
 		http_error(r, 500, "INTERNAL_ERROR", "%s", cause);
 		free(cause);
 		return;
 	}
-	h = MHD_lookup_connection_value(r->mc, MHD_HEADER_KIND,
-	    MHD_HTTP_HEADER_AUTHORIZATION);
+	h = http_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
 	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0)
 		keep = h + 7;
 	http_token_drop_user(name, keep);
@@ -1486,6 +1563,57 @@ http_dispatch(struct http_req *r)
 	found->fn(r);
 }
 
+/* A new request: nothing received yet. */
+void
+http_req_init(struct http_req *r, bool trusted, http_lookup_f *lookup,
+    void *lookup_arg)
+{
+	memset(r, 0, sizeof *r);
+	r->magic = HTTP_REQ_MAGIC;
+	r->trusted = trusted;
+	r->lookup = lookup;
+	r->lookup_arg = lookup_arg;
+	buf_init(&r->body);
+}
+
+/* A piece of the body; past HTTP_BODY_MAX it is dropped and answered 413. */
+void
+http_req_body(struct http_req *r, const void *p, size_t len)
+{
+	if (r->too_big || buf_used(&r->body) + len > HTTP_BODY_MAX)
+		r->too_big = true;
+	else
+		buf_add(&r->body, p, len);
+}
+
+/* Answer a complete request (url unescaped by http_unescape). */
+void
+http_serve(struct http_req *r, const char *method, const char *url,
+    const char *ip)
+{
+	r->method = method;
+	r->url = url;
+	snprintf(r->ip, sizeof r->ip, "%s", r->trusted ? "ctl" : ip);
+	if (config->dashboard_cors && strcmp(method, "OPTIONS") == 0)
+		http_empty(r, 204);
+	else
+		http_dispatch(r);
+}
+
+/* Free what a request holds (not r itself). */
+void
+http_req_release(struct http_req *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->n_seg; i++)
+		free(r->seg[i]);
+	r->n_seg = 0;
+	free(r->resp);
+	r->resp = NULL;
+	buf_release(&r->body);
+}
+
 /* libmicrohttpd's access handler: collect the body, then dispatch. */
 static enum MHD_Result
 http_access_cb(void *cls, struct MHD_Connection *mc, const char *url,
@@ -1497,44 +1625,34 @@ http_access_cb(void *cls, struct MHD_Connection *mc, const char *url,
 	const union MHD_ConnectionInfo	*ci;
 	const struct sockaddr		*sa;
 	enum MHD_Result			 ret;
-	char				 n[16];
+	char				 n[16], ip[64] = "?";
 
 	(void)version;
 	if (r == NULL) {
-		r = xcalloc(1, sizeof *r);
-		r->magic = HTTP_REQ_MAGIC;
-		r->trusted = cls == &http_ctl_daemon;
-		buf_init(&r->body);
+		r = xmalloc(sizeof *r);
+		http_req_init(r, cls == &http_ctl_daemon, http_mhd_lookup,
+		    NULL);
 		*con_cls = r;
 		return (MHD_YES);
 	}
 	if (r->magic != HTTP_REQ_MAGIC)
 		fatal("http: bad request magic");
 	if (*upload_data_size != 0) {
-		if (buf_used(&r->body) + *upload_data_size > HTTP_BODY_MAX)
-			r->too_big = true;
-		else
-			buf_add(&r->body, upload_data, *upload_data_size);
+		http_req_body(r, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return (MHD_YES);
 	}
 	r->mc = mc;
-	r->method = method;
-	r->url = url;
-	snprintf(r->ip, sizeof r->ip, "%s", r->trusted ? "ctl" : "?");
 	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (!r->trusted && ci != NULL && (sa = ci->client_addr) != NULL) {
 		if (sa->sa_family == AF_INET)
 			inet_ntop(AF_INET, &((const struct sockaddr_in *)
-			    sa)->sin_addr, r->ip, sizeof r->ip);
+			    sa)->sin_addr, ip, sizeof ip);
 		else if (sa->sa_family == AF_INET6)
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)
-			    sa)->sin6_addr, r->ip, sizeof r->ip);
+			    sa)->sin6_addr, ip, sizeof ip);
 	}
-	if (config->dashboard_cors && strcmp(method, "OPTIONS") == 0)
-		http_empty(r, 204);
-	else
-		http_dispatch(r);
+	http_serve(r, method, url, ip);
 	resp = MHD_create_response_from_buffer(r->resp_len, r->resp,
 	    MHD_RESPMEM_MUST_FREE);
 	r->resp = NULL;
@@ -1571,17 +1689,13 @@ http_completed_cb(void *cls, struct MHD_Connection *mc, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct http_req	*r = *con_cls;
-	size_t		 i;
 
 	(void)cls;
 	(void)mc;
 	(void)toe;
 	if (r == NULL)
 		return;
-	for (i = 0; i < r->n_seg; i++)
-		free(r->seg[i]);
-	free(r->resp);
-	buf_release(&r->body);
+	http_req_release(r);
 	free(r);
 	*con_cls = NULL;
 }
@@ -1600,19 +1714,26 @@ http_log_cb(void *cls, const char *fmt, va_list ap)
 	free(s);
 }
 
-/* Start one daemon on a listening socket. */
+/*
+ * Start one daemon on a listening socket: a thread per connection, so that
+ * one long request (a page of 10,000 clients) holds up no other.  A thread
+ * pool (MHD_OPTION_THREAD_POOL_SIZE) would not do: it pins a connection to
+ * one thread, and a keep-alive connection waits for whatever else that
+ * thread serves.  HTTP_CONNS_MAX bounds the threads.
+ */
 static struct MHD_Daemon *
 http_daemon_start(int fd, void *cls, char **cause)
 {
 	struct MHD_Daemon	*d;
 
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_ERROR_LOG | MHD_USE_POLL, 0, NULL, NULL, http_access_cb,
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG | MHD_USE_POLL,
+	    0, NULL, NULL, http_access_cb,
 	    cls, MHD_OPTION_EXTERNAL_LOGGER, http_log_cb, NULL,
 	    MHD_OPTION_LISTEN_SOCKET, fd,
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed_cb, NULL,
 	    MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_cb, NULL,
-	    MHD_OPTION_CONNECTION_LIMIT, 256u,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)HTTP_CONNS_MAX,
 	    MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 	    MHD_OPTION_END);
 	if (d == NULL) {

@@ -20,9 +20,20 @@
 #define HTTP_F_CTL		0x2	/* only on the ctl socket */
 #define HTTP_F_USER		0x4	/* a dashboard user, not an API key */
 
+/* What http_lookup_f looks up. */
+#define HTTP_KIND_HEADER	0
+#define HTTP_KIND_ARG		1	/* a query argument */
+
+struct http_req;
+/* A header or query argument of a request, or NULL. */
+typedef const char *http_lookup_f(const struct http_req *, int kind,
+		    const char *name);
+
 struct http_req {
 	uint32_t		 magic;
-	struct MHD_Connection	*mc;
+	struct MHD_Connection	*mc;		/* NULL outside libmicrohttpd */
+	http_lookup_f		*lookup;
+	void			*lookup_arg;	/* for lookup */
 	const char		*method;
 	const char		*url;
 	bool			 trusted;	/* the ctl socket */
@@ -52,6 +63,25 @@ struct http_route {
 	int		 flags;
 };
 
+/*
+ * Serving a request without libmicrohttpd (what http.c's callbacks do; the
+ * seam of fuzz/http_fuzzer.c): http_req_init, http_req_body for each piece
+ * of the body, http_serve (the url already through http_unescape), then
+ * read the answer's fields and http_req_release.
+ */
+void	 http_req_init(struct http_req *, bool trusted, http_lookup_f *,
+	    void *lookup_arg);
+void	 http_req_body(struct http_req *, const void *, size_t);
+void	 http_serve(struct http_req *, const char *method, const char *url,
+	    const char *ip);
+void	 http_req_release(struct http_req *);
+/* libmicrohttpd's unescaping of a path or argument in place (see http.c). */
+size_t	 http_unescape(char *);
+/* Load the dashboard users and API keys from the store (http_init). */
+int	 http_load(char **cause);
+/* PBKDF2 rounds for passwords set from now on (the fuzzer lowers it). */
+extern unsigned	 http_pbkdf2_iter;
+
 /* The REST API's routes (http_api.c). */
 extern const struct http_route	http_api_routes[];
 extern const size_t		http_api_n_routes;
@@ -68,6 +98,8 @@ void	 http_text(struct http_req *, unsigned status, const char *ctype,
 	    char *s, size_t len);
 /* A query argument as received, or NULL. */
 const char *http_arg(const struct http_req *, const char *name);
+/* A request header, or NULL. */
+const char *http_header(const struct http_req *, const char *name);
 /* A query argument, fully decoded, allocated; NULL if absent. */
 char	*http_arg_str(const struct http_req *, const char *name);
 /* An RFC 3339 JSON string of ms since the epoch. */

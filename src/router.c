@@ -548,21 +548,28 @@ router_publish(struct worker *w, struct msg *m)
 	return (1);
 }
 
-/* Add a subscription identifier to a delivery (MQTT-3.3.4-3: all ids). */
+/*
+ * Add a subscription identifier to a delivery (MQTT-3.3.4-3: all ids), kept
+ * ascending: MQTT leaves the order open, mosquitto sends them so and clients'
+ * tests expect it.  Insertion sort; the common case is zero or one id.
+ */
 static void
 delivery_add_id(struct delivery *dl, uint32_t id)
 {
-	if (dl->n_ids < 4) {
-		dl->inl[dl->n_ids++] = id;
-		return;
-	}
+	uint32_t	*ids;
+	uint32_t	 i;
+
 	if (dl->n_ids == 4) {
 		dl->heap = xreallocarray(NULL, 8, sizeof *dl->heap);
 		memcpy(dl->heap, dl->inl, sizeof dl->inl);
-	} else if ((dl->n_ids & (dl->n_ids - 1)) == 0)
+	} else if (dl->n_ids > 4 && (dl->n_ids & (dl->n_ids - 1)) == 0)
 		dl->heap = xreallocarray(dl->heap, dl->n_ids * 2,
 		    sizeof *dl->heap);
-	dl->heap[dl->n_ids++] = id;
+	ids = dl->n_ids < 4 ? dl->inl : dl->heap;
+	for (i = dl->n_ids; i > 0 && ids[i - 1] > id; i--)
+		ids[i] = ids[i - 1];
+	ids[i] = id;
+	dl->n_ids++;
 }
 
 /* topic_trie_match callback over this worker's subscriptions. */

@@ -26,11 +26,12 @@
 #
 # FLOCKMQ_TEST_TRANSPORT=tls, ws or wss (t4030 sets it): the listener on
 # 127.0.0.1:$FLOCKMQ_PORT is listeners.ssl, ws or wss.default instead,
-# MQTT/TCP moves to $FLOCKMQ_PORT6, and pubsub.py's clients speak that
-# transport (PUBSUB_TRANSPORT, PUBSUB_CAFILE in the environment).  The
-# certificates are contrib/make-certs.sh's, from $FLOCKMQ_TEST_CERTS or
-# made into $TRASH_DIRECTORY/certs.  mosquitto_pub and mosquitto_sub to
-# $FLOCKMQ_PORT get --cafile over tls, and fail over ws and wss.
+# MQTT/TCP moves to $FLOCKMQ_PORT6, and the clients of pubsub.py and
+# sessions.py speak that transport (PUBSUB_TRANSPORT, PUBSUB_CAFILE in the
+# environment).  The certificates are contrib/make-certs.sh's, from
+# $FLOCKMQ_TEST_CERTS or made into $TRASH_DIRECTORY/certs.  mosquitto_pub
+# and mosquitto_sub to $FLOCKMQ_PORT get --cafile over tls, and fail over
+# ws and wss.
 
 BROKER_CONFIG=$TRASH_DIRECTORY/flockmq.yaml
 BROKER_LOG=$TRASH_DIRECTORY/broker.log

@@ -228,6 +228,41 @@ test_expect_success 'six overlapping subscriptions with identifiers: all six ids
 	EOF
 '
 
+test_expect_success 'subscription identifiers go out ascending whatever the subscribe order' '
+	pubsub_py <<-\EOF
+	from pubsub import *
+	ph = Paho("sido-paho", clean=False, props={"session_expiry": 60})
+	fs = [("sido/a", 42), ("sido/+", 7), ("#", 300), ("+/a", 1),
+	      ("sido/#", 19), ("+/+", 5)]
+	for f, i in fs:
+	    check(ph.subscribe(f, qos=1, sub_id=i) == [1], "id %d" % i)
+	pub = Raw("sido-pub")
+	pub.publish("sido/a", "six", qos=1)
+	pub.publish("sido/b", "four", qos=1)
+	pub.publish("x/a", "two", qos=0)
+	got = [(m.payload, prop_of(m, "sub_id")) for m in ph.messages(3)]
+	check(got == [(b"six", [1, 5, 7, 19, 42, 300]),
+	              (b"four", [5, 7, 19, 300]), (b"two", [1, 5, 300])],
+	      "paho: the ids of each PUBLISH in ascending order", got)
+	ph.disconnect()
+	pub.publish("sido/a", "queued", qos=1)
+	ph = Paho("sido-paho", clean=False, props={"session_expiry": 60})
+	m = ph.messages(1)[0]
+	check(prop_of(m, "sub_id") == [1, 5, 7, 19, 42, 300],
+	      "paho: ascending for a message queued while offline",
+	      prop_of(m, "sub_id"))
+	ph.disconnect()
+	raw = Raw("sido-raw", autoack=True)
+	check(raw.subscribe("sido/+", qos=1, sub_id=9) == [1], "id 9")
+	check(raw.subscribe("sido/a", qos=1, sub_id=3) == [1], "id 3")
+	pub.publish("sido/a", "raw", qos=1)
+	p = raw.messages(1)[0]
+	check(p.props.all("sub_id") == [3, 9], "raw: 3 then 9 on the wire", p)
+	raw.disconnect()
+	pub.disconnect()
+	EOF
+'
+
 test_expect_success 'No Local: a client does not get its own messages' '
 	pubsub_py <<-\EOF
 	from pubsub import *

@@ -4,8 +4,9 @@ test_description='the pub/sub conformance scripts over TLS, WebSocket and WebSoc
 
 First, the clients of t/helper/pubsub.py (raw and paho) are checked to
 speak each transport (PUBSUB_TRANSPORT) to a broker with a tcp, ssl, ws
-and wss listener.  Then t2000-qos, t2010-wildcards, t2020-retain and
-t2030-properties run once over each of tls, ws and wss
+and wss listener, and so are those of t/helper/sessions.py.  Then
+t2000-qos, t2010-wildcards, t2020-retain, t2030-properties, t3000-session
+and t3030-will run once over each of tls, ws and wss
 (FLOCKMQ_TEST_TRANSPORT, see lib-broker.sh): the listener on their MQTT
 port is listeners.ssl, ws or wss.default, MQTT/TCP moves to their
 FLOCKMQ_PORT6, and their Python clients speak that transport.  One test
@@ -15,8 +16,7 @@ failures as diagnostics.  The sub-runs take the ports of this script
 trash.NAME.TRANSPORT (FLOCKMQ_TEST_TRASH_SUFFIX), kept when they fail.
 Over ws and wss the tests that run mosquitto_pub or mosquitto_sub are
 skipped (FLOCKMQ_TEST_SKIP): those have no WebSocket transport.  Over
-tls they get --cafile.  t3000-session and t3030-will are not here: their
-clients are t/helper/sessions.py, which speaks plain TCP only.'
+tls they get --cafile.'
 
 . "$(dirname "$0")"/test-lib.sh
 # This script's own broker is the plain one, whatever the environment says.
@@ -24,7 +24,8 @@ FLOCKMQ_TEST_TRANSPORT=
 . "$TEST_DIRECTORY"/lib-broker.sh
 
 TRANSPORTS='tls ws wss'
-SCRIPTS='t2000-qos t2010-wildcards t2020-retain t2030-properties'
+SCRIPTS='t2000-qos t2010-wildcards t2020-retain t2030-properties
+t3000-session t3030-will'
 C=$TRASH_DIRECTORY/certs
 
 test_expect_success 'setup: test certificates (contrib/make-certs.sh)' '
@@ -123,6 +124,35 @@ do
 		r.disconnect()
 		p.disconnect()
 		tcp.close()
+		EOF
+	'
+	test_expect_success "sessions.py over $t: raw and paho, a will, a dead client" '
+		BROKER_LOG=$BROKER_LOG transport_py $t $port <<-\EOF
+		from sessions import *
+		import pubsub
+		import sessions
+		t = os.environ["PUBSUB_TRANSPORT"]
+		check(sessions.TRANSPORT == t, "sessions.TRANSPORT",
+		      sessions.TRANSPORT)
+		r = raw("chks-raw")
+		check(isinstance(r.sock, pubsub.Stream), "Raw speaks " + t, r.sock)
+		c, sp = paho_client("chks-paho")
+		check(c._transport == ("tcp" if t == "tls" else "websockets"),
+		      "paho transport", c._transport)
+		check(c._ssl == (t != "ws"), "paho TLS", c._ssl)
+		paho_subscribe(c, "chks/#", 1)
+		w = raw("chks-will", will={"topic": "chks/will",
+		                           "payload": b"gone", "qos": 1})
+		w.reset()
+		m = paho_messages(c, 1)[0]
+		check((m.topic, m.payload) == ("chks/will", b"gone"),
+		      "the will of a reset client", m.topic, m.payload)
+		r.publish("chks/raw", "from raw", qos=1)
+		m = paho_messages(c, 1)[0]
+		check(m.payload == b"from raw", "paho got the raw one", m.payload)
+		r.disconnect()
+		c.disconnect()
+		c.loop_stop()
 		EOF
 	'
 done

@@ -469,6 +469,34 @@ test_expect_success 'five failed logins lock that user from that address: 429 LO
 	login admin "$PW_RESET"
 '
 
+test_expect_success 'concurrent logins: five wrong ones at most are checked, the rest get 429; right ones and other requests meanwhile pass' '
+	rest_py "$PW_WRONG" "$PW_RESET" <<-\EOF
+	from rest import *
+	import threading
+	wrong, right = sys.argv[1], sys.argv[2]
+	got = {"racer": [], "admin": [], "nodes": []}
+	def login(user, pw):
+	    r = api.call("POST", "/login", {"username": user, "password": pw},
+	                 token="")
+	    got[user].append(r.status)
+	def nodes():
+	    got["nodes"].append(api.call("GET", "/nodes").status)
+	ts = [threading.Thread(target=login, args=("racer", wrong))
+	      for i in range(12)]
+	ts += [threading.Thread(target=login, args=("admin", right))
+	       for i in range(4)]
+	ts += [threading.Thread(target=nodes) for i in range(8)]
+	for t in ts:
+	    t.start()
+	for t in ts:
+	    t.join(30 * SCALE)
+	check(sorted(got["racer"]) == [401] * 5 + [429] * 7,
+	      "five 401, then 429", got)
+	check(got["admin"] == [200] * 4 and got["nodes"] == [200] * 8,
+	      "the others pass", got)
+	EOF
+'
+
 test_expect_success 'a token expires after dashboard.token_expired_time: 401 TOKEN_TIME_OUT' '
 	broker_config <<-\EOF &&
 	dashboard.token_expired_time: 2s

@@ -20,6 +20,12 @@
 # AssertionError (check()) and end the program with status 1 and a message
 # on stderr; every program is killed by SIGALRM after DEADLINE seconds so a
 # test never hangs.
+#
+# PUBSUB_TRANSPORT (lib-broker.sh sets it from FLOCKMQ_TEST_TRANSPORT) is
+# what both speak on MQTT_PORT, as in pubsub.py, whose Stream Raw uses:
+# tcp (the default), tls, ws (WebSocket, path /mqtt) or wss; TLS checks
+# the server against PUBSUB_CAFILE, or nothing if unset.  To Raw the
+# WebSocket or TLS close is the socket closing.
 
 import os
 import queue
@@ -35,6 +41,11 @@ import time
 HOST = "127.0.0.1"
 PORT = int(os.environ.get("MQTT_PORT", "1883"))
 DEADLINE = int(os.environ.get("SESSIONS_DEADLINE", "120"))
+
+# pubsub.py checks PUBSUB_TRANSPORT and gives Stream (and sets a deadline
+# of its own, replaced below).
+import pubsub as _ps                                 # noqa: E402
+TRANSPORT = _ps.TRANSPORT
 
 
 def _deadline(signum, frame):
@@ -224,8 +235,11 @@ class Raw:
         self.client_id = client_id
         self.version = version
         self.name = name or client_id or "raw"
-        self.sock = socket.create_connection((HOST, port or PORT), 5)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if TRANSPORT == "tcp":
+            self.sock = socket.create_connection((HOST, port or PORT), 5)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            self.sock = _ps.Stream(port or PORT)
         self.buf = b""
         self.eof = False
         self.next_pid = 1
@@ -242,8 +256,14 @@ class Raw:
         """Read more bytes; False on timeout; raises Closed at EOF."""
         if self.eof:
             raise Closed(self.name)
-        data = _m.read_some(self.sock, deadline,
-                            (ConnectionResetError, OSError))
+        if TRANSPORT == "tcp":
+            data = _m.read_some(self.sock, deadline,
+                                (ConnectionResetError, OSError))
+        else:
+            try:
+                data = self.sock.read_some(deadline)
+            except OSError:
+                data = b""
         if data is None:
             return False
         if not data:
@@ -487,11 +507,23 @@ def paho_client(client_id, version=5, clean=True, expiry=None, will=None,
     from paho.mqtt.packettypes import PacketTypes
 
     v5 = version == 5
+    tkw = {}
+    if TRANSPORT in ("ws", "wss"):
+        tkw["transport"] = "websockets"
     if v5:
-        c = mqtt.Client(client_id, protocol=mqtt.MQTTv5)
+        c = mqtt.Client(client_id, protocol=mqtt.MQTTv5, **tkw)
     else:
         c = mqtt.Client(client_id, clean_session=clean,
-                        protocol=mqtt.MQTTv311)
+                        protocol=mqtt.MQTTv311, **tkw)
+    if tkw:
+        c.ws_set_options(path="/mqtt")
+    if TRANSPORT in ("tls", "wss"):
+        if _ps.CAFILE:
+            c.tls_set(ca_certs=_ps.CAFILE)
+        else:
+            import ssl
+            c.tls_set(cert_reqs=ssl.CERT_NONE)
+            c.tls_insecure_set(True)
     c.inbox = queue.Queue()
     c.connacks = queue.Queue()
     c.on_message = lambda cl, ud, m: c.inbox.put(m)
