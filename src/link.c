@@ -98,6 +98,13 @@ struct link_conn {
 	uint8_t		 nonce[WIRE_NONCE_LEN];
 	uint64_t	 hb_seq;
 	size_t		 rx_total;
+	/* From the peer's HELLO, applied to the peer once it is up. */
+	char		 hname[256];
+	uint64_t	 h_id, h_boot;
+	int		 h_role, h_ndata;
+	uint16_t	 h_port;
+	char		 h_version[64];
+	int		 agreed[WIRE_SUB_COUNT];
 	struct link_conn *next;		/* link_conns or link_closed */
 };
 
@@ -115,7 +122,8 @@ struct link_peer {
 	struct link_conn *conn[LINK_KINDS];	/* up, or being dialled */
 	ev_timer	 dial_timer;
 	double		 backoff;
-	char		 reason[256];
+	char		 reason[256];	/* why not running */
+	char		 in_reason[256];	/* why we last refused it */
 	struct link_peer *next;
 };
 
@@ -130,6 +138,8 @@ static struct link_peer	*link_peer_list;
 static uint64_t		 link_id, link_boot_n;
 static bool		 link_running;
 static char		*link_listen_text;
+static struct sockaddr_storage link_src;	/* our address, port 0 */
+static socklen_t	 link_srclen;
 static pthread_mutex_t	 link_snap_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct link_peer_info *link_snap;
 static size_t		 link_nsnap;
@@ -421,9 +431,10 @@ link_who(const struct link_conn *c)
 {
 	static char	 b[400];
 
-	if (c->peer != NULL)
-		snprintf(b, sizeof b, "peer '%s' (%s%s)", c->peer->name,
-		    c->addr, c->kind != 0 ? ", data" : "");
+	if (c->peer != NULL || c->hname[0] != '\0')
+		snprintf(b, sizeof b, "peer '%s' (%s%s)", c->peer != NULL ?
+		    c->peer->name : c->hname, c->addr, c->kind != 0 ?
+		    ", data" : "");
 	else
 		snprintf(b, sizeof b, "peer %s", c->addr);
 	return (b);
@@ -573,8 +584,9 @@ link_conn_close(struct link_conn *c, const char *why, bool quiet)
 			if (was_up)
 				link_peer_down(p, why);
 			else {
-				snprintf(p->reason, sizeof p->reason, "%s",
-				    why);
+				if (strcmp(why, "refused") != 0)
+					snprintf(p->reason, sizeof p->reason,
+					    "%s", why);
 				link_redial(p);
 			}
 		}
@@ -608,16 +620,23 @@ link_refuse(struct link_conn *c, uint8_t code, const char *fmt, ...)
 static void
 link_refuse(struct link_conn *c, uint8_t code, const char *fmt, ...)
 {
-	va_list	 ap;
-	char	 why[256];
+	struct link_peer	*p;
+	va_list			 ap;
+	char			 why[256];
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof why, fmt, ap);
 	va_end(ap);
-	if (code == WIRE_R_DUPLICATE)
+	p = c->peer != NULL ? c->peer : link_peer_find(c->hname,
+	    strlen(c->hname));
+	/* The same refusal again (the peer retries): once is enough. */
+	if (code == WIRE_R_DUPLICATE || (p != NULL &&
+	    strcmp(p->in_reason, why) == 0))
 		log_debug("cluster: refused %s: %s", link_who(c), why);
 	else
 		log_warn("cluster: refused %s: %s", link_who(c), why);
+	if (p != NULL && code != WIRE_R_DUPLICATE)
+		snprintf(p->in_reason, sizeof p->in_reason, "%s", why);
 	wire_refuse_encode(&c->tx, code, why);
 	link_conn_close(c, why, code == WIRE_R_DUPLICATE);
 }
@@ -739,110 +758,85 @@ link_mac_eq(const uint8_t *a, const uint8_t *b)
 	return (d == 0);
 }
 
-/* Check a peer's HELLO; 0 if it may go on (c->peer set), -1 if closed. */
+/* Check a peer's HELLO; 0 if it may go on, -1 if c is closed. */
 static int
 link_on_hello(struct link_conn *c, struct str payload)
 {
 	struct wire_hello	 h;
 	struct link_peer	*p;
-	char			 ours[64], theirs[64], ip[64], *colon;
-	int			 v[WIRE_SUB_COUNT];
+	char			 ours[64], theirs[64];
 	size_t			 i;
 
 	if (wire_hello_decode(payload, &h) != WIRE_OK) {
 		link_cut(c, "garbage: malformed HELLO");
 		return (-1);
 	}
+	/* Names the connection in log lines from now on. */
+	snprintf(c->hname, sizeof c->hname, "%.*s", (int)h.node_name.len,
+	    h.node_name.p);
 	buf_add(&c->hello_theirs, payload.p, payload.len);
 	if (!str_eq_cstr(h.cluster, config->cluster_name)) {
-		link_refuse(c, WIRE_R_CLUSTER, "node '%.*s' is in cluster "
-		    "'%.*s', not '%s'", (int)h.node_name.len, h.node_name.p,
-		    (int)h.cluster.len, h.cluster.p, config->cluster_name);
+		link_refuse(c, WIRE_R_CLUSTER, "node '%s' is in cluster "
+		    "'%.*s', not '%s'", c->hname, (int)h.cluster.len,
+		    h.cluster.p, config->cluster_name);
 		return (-1);
 	}
-	if (h.node_id == link_id || str_eq_cstr(h.node_name,
-	    config->node_name)) {
-		link_refuse(c, WIRE_R_SELF, "node '%.*s' (id %016llx) is this "
-		    "node's name or id", (int)h.node_name.len, h.node_name.p,
+	if (h.node_id == link_id || strcmp(c->hname, config->node_name) ==
+	    0) {
+		link_refuse(c, WIRE_R_SELF, "node '%s' (id %016llx) has this "
+		    "node's name or id", c->hname,
 		    (unsigned long long)h.node_id);
 		return (-1);
 	}
-	if (c->outbound && !str_eq_cstr(h.node_name, c->peer->name)) {
+	if (c->outbound && strcmp(c->hname, c->peer->name) != 0) {
 		link_refuse(c, WIRE_R_NODE, "expected node '%s' at %s, found "
-		    "'%.*s'", c->peer->name, c->addr, (int)h.node_name.len,
-		    h.node_name.p);
+		    "'%s'", c->peer->name, c->addr, c->hname);
 		return (-1);
 	}
 	for (i = 0; i < WIRE_SUB_COUNT; i++) {
-		v[i] = wire_agree(link_ranges[i], h.range[i]);
-		if (v[i] == -1 || (i == WIRE_SUB_LINK && v[i] == 0)) {
+		c->agreed[i] = wire_agree(link_ranges[i], h.range[i]);
+		if (c->agreed[i] == -1 ||
+		    (i == WIRE_SUB_LINK && c->agreed[i] == 0)) {
 			snprintf(ours, sizeof ours, "%u..%u",
 			    link_ranges[i].min, link_ranges[i].max);
 			snprintf(theirs, sizeof theirs, "%u..%u",
 			    h.range[i].min, h.range[i].max);
-			link_refuse(c, WIRE_R_VERSION, "node '%.*s' speaks %s "
+			link_refuse(c, WIRE_R_VERSION, "node '%s' speaks %s "
 			    "%s, node '%s' speaks %s %s: no common version",
-			    (int)h.node_name.len, h.node_name.p,
-			    wire_subsys_name((unsigned int)i), theirs,
-			    config->node_name,
+			    c->hname, wire_subsys_name((unsigned int)i),
+			    theirs, config->node_name,
 			    wire_subsys_name((unsigned int)i), ours);
 			return (-1);
 		}
 	}
-	if (h.conn_kind > LINK_MAX_DATA) {
+	if (h.conn_kind > LINK_MAX_DATA || (c->outbound &&
+	    h.conn_kind != c->kind)) {
 		link_cut(c, "garbage: connection kind %u", h.conn_kind);
 		return (-1);
 	}
-	if (!c->outbound) {
-		c->kind = h.conn_kind;
-		p = link_peer_find((const char *)h.node_name.p,
-		    h.node_name.len);
-		if (p == NULL)
-			p = link_peer_new((const char *)h.node_name.p,
-			    h.node_name.len);
-		c->peer = p;
-		/* Not a seed: dial it back where it said it listens. */
-		if (!p->seed) {
-			snprintf(ip, sizeof ip, "%s", c->addr);
-			if ((colon = strrchr(ip, ':')) != NULL)
-				*colon = '\0';
-			if (ip[0] == '[') {
-				memmove(ip, ip + 1, strlen(ip));
-				ip[strlen(ip) - 1] = '\0';
-			}
-			free(p->host);
-			p->host = xstrdup(ip);
-			p->port = h.listen_port;
-		}
-		if (c->kind != 0 && !link_peer_running(p)) {
-			link_refuse(c, WIRE_R_PROTOCOL, "data connection "
-			    "before the control connection");
-			return (-1);
-		}
-		if (p->conn[c->kind] != NULL && p->conn[c->kind]->outbound &&
-		    p->conn[c->kind]->state != LC_UP &&
-		    strcmp(config->node_name, p->name) < 0) {
-			link_refuse(c, WIRE_R_DUPLICATE, "our connection to "
-			    "node '%s' wins", p->name);
-			return (-1);
-		}
-		/* FIXME(issue 14 §2): membership decides about a new id. */
-		if (c->kind == 0 && p->node_id != 0 && h.node_id != p->node_id)
-			log_notice("cluster: peer '%s' has a new node id "
-			    "%016llx (was %016llx)", p->name,
-			    (unsigned long long)h.node_id,
-			    (unsigned long long)p->node_id);
+	c->h_id = h.node_id;
+	c->h_boot = h.boot;
+	c->h_role = h.role;
+	c->h_port = h.listen_port;
+	c->h_ndata = h.n_data;
+	snprintf(c->h_version, sizeof c->h_version, "%.*s",
+	    (int)h.version.len, h.version.p);
+	if (c->outbound)
+		return (0);
+	/* Inbound: nothing about the peer changes before it is up. */
+	c->kind = h.conn_kind;
+	p = link_peer_find(c->hname, strlen(c->hname));
+	if (c->kind != 0 && (p == NULL || !link_peer_running(p))) {
+		link_refuse(c, WIRE_R_PROTOCOL, "data connection before the "
+		    "control connection");
+		return (-1);
 	}
-	p = c->peer;
-	if (c->kind == 0) {
-		p->node_id = h.node_id;
-		p->boot = h.boot;
-		p->role = h.role;
-		free(p->version);
-		p->version = str_dup(h.version);
-		memcpy(p->agreed, v, sizeof p->agreed);
-		p->n_data = h.n_data < config->cluster_link_data_connections ?
-		    h.n_data : (int)config->cluster_link_data_connections;
+	if (p != NULL && p->conn[c->kind] != NULL &&
+	    p->conn[c->kind]->outbound && p->conn[c->kind]->state != LC_UP &&
+	    strcmp(config->node_name, p->name) < 0) {
+		link_refuse(c, WIRE_R_DUPLICATE, "our connection to node '%s' "
+		    "wins", p->name);
+		return (-1);
 	}
 	return (0);
 }
@@ -852,11 +846,18 @@ static void
 link_up(struct link_conn *c)
 {
 	struct link_peer	*p = c->peer;
-	struct link_conn	*old = p->conn[c->kind];
-	char			 vers[128];
+	struct link_conn	*old;
+	char			 vers[128], ip[64], *colon;
 	size_t			 i, n = 0;
 	int			 k;
 
+	if (p == NULL) {
+		p = link_peer_find(c->hname, strlen(c->hname));
+		if (p == NULL)
+			p = link_peer_new(c->hname, strlen(c->hname));
+		c->peer = p;
+	}
+	old = p->conn[c->kind];
 	c->state = LC_UP;
 	p->conn[c->kind] = c;
 	/* Not the peer's any more: closing it does not mark it down. */
@@ -873,6 +874,31 @@ link_up(struct link_conn *c)
 		    c->kind);
 		link_publish();
 		return;
+	}
+	/* FIXME(issue 14 §2): membership decides about a new node id. */
+	if (p->node_id != 0 && c->h_id != p->node_id)
+		log_notice("cluster: peer '%s' has a new node id %016llx "
+		    "(was %016llx)", p->name, (unsigned long long)c->h_id,
+		    (unsigned long long)p->node_id);
+	p->node_id = c->h_id;
+	p->boot = c->h_boot;
+	p->role = c->h_role;
+	free(p->version);
+	p->version = xstrdup(c->h_version);
+	memcpy(p->agreed, c->agreed, sizeof p->agreed);
+	p->n_data = c->h_ndata < config->cluster_link_data_connections ?
+	    c->h_ndata : (int)config->cluster_link_data_connections;
+	/* Not a seed: dial it back where it says it listens. */
+	if (!p->seed && !c->outbound) {
+		snprintf(ip, sizeof ip, "%s", c->addr[0] == '[' ? c->addr + 1 :
+		    c->addr);
+		if ((colon = strrchr(ip, ':')) != NULL)
+			*colon = '\0';
+		if (c->addr[0] == '[' && (colon = strrchr(ip, ']')) != NULL)
+			*colon = '\0';
+		free(p->host);
+		p->host = xstrdup(ip);
+		p->port = c->h_port;
 	}
 	for (i = 0; i < WIRE_SUB_COUNT; i++)
 		n += (size_t)snprintf(vers + n, sizeof vers - n, "%s%s v%d",
@@ -898,6 +924,7 @@ static int
 link_on_frame(struct link_conn *c, const struct wire_frame *f)
 {
 	struct wire_refusal	 rf;
+	char			 why[256];
 	uint8_t			 mac[WIRE_MAC_LEN], want[WIRE_MAC_LEN];
 	uint64_t		 seq;
 
@@ -912,11 +939,17 @@ link_on_frame(struct link_conn *c, const struct wire_frame *f)
 			link_conn_close(c, "duplicate", true);
 			return (-1);
 		}
-		log_warn("cluster: %s refused us: %.*s", link_who(c),
+		snprintf(why, sizeof why, "refused: %.*s",
 		    (int)rf.reason.len, rf.reason.p);
+		if (c->peer != NULL && strcmp(c->peer->reason, why) == 0)
+			log_debug("cluster: %s refused us: %.*s", link_who(c),
+			    (int)rf.reason.len, rf.reason.p);
+		else
+			log_warn("cluster: %s refused us: %.*s", link_who(c),
+			    (int)rf.reason.len, rf.reason.p);
 		if (c->peer != NULL)
 			snprintf(c->peer->reason, sizeof c->peer->reason,
-			    "refused: %.*s", (int)rf.reason.len, rf.reason.p);
+			    "%s", why);
 		link_conn_close(c, "refused", true);
 		return (-1);
 	}
@@ -1147,6 +1180,19 @@ link_hb_cb(EV_P_ ev_timer *w, int revents)
 				link_dial(c->peer, k);
 }
 
+/* Whether our listen address is a wildcard (then dial from any). */
+static bool
+link_src_any(void)
+{
+	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
+
+	if (link_src.ss_family == AF_INET)
+		return (((struct sockaddr_in *)&link_src)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY));
+	return (memcmp(&((struct sockaddr_in6 *)&link_src)->sin6_addr, &any6,
+	    sizeof any6) == 0);
+}
+
 /* Start a connection of this kind to p. */
 static void
 link_dial(struct link_peer *p, int kind)
@@ -1175,6 +1221,9 @@ link_dial(struct link_peer *p, int kind)
 		goto fail;
 	}
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (link_srclen != 0 && link_src.ss_family == res->ai_family &&
+	    !link_src_any())
+		(void)bind(fd, (struct sockaddr *)&link_src, link_srclen);
 	if (connect(fd, res->ai_addr, res->ai_addrlen) != 0 &&
 	    errno != EINPROGRESS) {
 		snprintf(why, sizeof why, "cannot connect to %s:%u: %s",
@@ -1286,6 +1335,18 @@ link_listen(char **cause)
 		goto fail;
 	}
 	link_listen_text = xstrdup(text);
+	/* Dial from the address we listen on, so peers see who we are. */
+	if (config->cluster_link_bind[0] != '\0' ||
+	    strcmp(host, "0.0.0.0") != 0) {
+		memcpy(&link_src, res->ai_addr, res->ai_addrlen);
+		link_srclen = res->ai_addrlen;
+		if (link_src.ss_family == AF_INET)
+			((struct sockaddr_in *)&link_src)->sin_port = 0;
+		else if (link_src.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&link_src)->sin6_port = 0;
+		else
+			link_srclen = 0;
+	}
 	freeaddrinfo(res);
 	free(host);
 	return (0);
