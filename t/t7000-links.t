@@ -6,7 +6,8 @@ Three nodes with each other as seeds link up (one control and two data
 connections each way) and report each other running in ctl cluster status,
 /nodes, /cluster and Prometheus; a node killed with SIGKILL is reported
 stopped, and running again after its restart with the same node id and a
-higher boot counter; a wrong cookie and another cluster name are refused
+higher boot counter; one stopped with SIGSTOP is cut off after
+cluster.link.down_timeout of silence and running again after SIGCONT; a wrong cookie and another cluster name are refused
 and both sides log who and why; raw peers that send garbage, stall
 mid-frame, flood or announce a huge frame are cut off and logged while an
 MQTT client goes on publishing and receiving on that node.'
@@ -99,6 +100,18 @@ test_expect_success 'node 3 restarted: running again, same node id, boot 2' '
 	wait_for "node_sees 3 1 running && node_sees 3 2 running" 20 &&
 	rest_on 1 && api GET "/nodes/$N3" &&
 	jcheck "j[\"node_id\"] == \"$id3\"" "j[\"boot\"] == 2"
+'
+
+test_expect_success 'node 2 stopped with SIGSTOP: reported stopped past down_timeout, running after SIGCONT' '
+	kill -STOP $(node_pid 2) &&
+	test_when_finished "kill -CONT $(node_pid 2)" &&
+	wait_for "node_sees 1 2 stopped" 20 &&
+	wait_for "node_sees 3 2 stopped" 20 &&
+	test_grep "cluster: cut off peer .$N2. (.*): silent for 2000ms (cluster.link.down_timeout)" $(node_log 1) &&
+	node_sees 1 3 running &&
+	kill -CONT $(node_pid 2) &&
+	wait_for "node_sees 1 2 running && node_sees 3 2 running" 20 &&
+	wait_for "node_sees 2 1 running && node_sees 2 3 running" 20
 '
 
 test_expect_success 'a wrong cookie is refused; both sides log who and why' '
