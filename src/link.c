@@ -255,12 +255,14 @@ fail:
 	return (-1);
 }
 
+/* This node's persistent id. */
 uint64_t
 link_node_id(void)
 {
 	return (link_id);
 }
 
+/* This node's boot counter. */
 uint64_t
 link_boot(void)
 {
@@ -594,11 +596,11 @@ link_conn_close(struct link_conn *c, const char *why, bool quiet)
 	}
 }
 
-/* Log why c is cut off and close it. */
 static void
 link_cut(struct link_conn *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Log why c is cut off and close it. */
 static void
 link_cut(struct link_conn *c, const char *fmt, ...)
 {
@@ -612,11 +614,11 @@ link_cut(struct link_conn *c, const char *fmt, ...)
 	link_conn_close(c, why, false);
 }
 
-/* Refuse: log, send REFUSE, close. */
 static void
 link_refuse(struct link_conn *c, uint8_t code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Refuse: log, send REFUSE, close. */
 static void
 link_refuse(struct link_conn *c, uint8_t code, const char *fmt, ...)
 {
@@ -1382,6 +1384,15 @@ link_init(struct ev_loop *loop, char **cause)
 		    (unsigned long long)link_boot_n);
 		return (0);
 	}
+	if (config->node_cookie[0] == '\0') {
+		xasprintf(cause, "cluster: node.cookie is empty: the nodes "
+		    "of a cluster need a shared secret");
+		return (-1);
+	}
+	if (strcmp(config->node_cookie, "flockmqsecretcookie") == 0)
+		log_warn("cluster: node.cookie is the default one: anybody "
+		    "who can reach %lld/tcp can join; set your own",
+		    (long long)config->cluster_link_port);
 	if (link_listen(cause) != 0)
 		return (-1);
 	link_running = true;

@@ -166,6 +166,15 @@ do
 	'
 done
 
+test_expect_success 'the default cookie is warned about; an empty one stops start-up' '
+	test_grep "cluster: node.cookie is the default one" $(node_log 1) &&
+	stop_node 3 &&
+	test_must_fail start_node 3 FLOCKMQ_NODE__COOKIE= >start.out 2>&1 &&
+	test_grep "cluster: node.cookie is empty" start.out &&
+	start_node 3 &&
+	wait_for "node_sees 1 3 running" 20
+'
+
 test_expect_success 'the nodes stop cleanly' '
 	stop_node 3 && stop_node 2 && stop_node 1
 '
