@@ -62,6 +62,7 @@
 #define LINK_KINDS		(1 + LINK_MAX_DATA)
 #define LINK_HS_BUDGET		65536	/* input allowed before auth */
 #define LINK_READ_CHUNK		65536
+#define LINK_MAX_PENDING	64	/* inbound connections in handshake */
 #define LINK_BACKOFF_MIN	0.1
 #define LINK_CONN_MAGIC		0x4c4e4b43u
 #define LINK_LABEL_DIALER	"flockmq link v1 dialer"
@@ -140,6 +141,7 @@ static bool		 link_running;
 static char		*link_listen_text;
 static struct sockaddr_storage link_src;	/* our address, port 0 */
 static socklen_t	 link_srclen;
+static ev_tstamp	 link_refused_at;
 static pthread_mutex_t	 link_snap_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct link_peer_info *link_snap;
 static size_t		 link_nsnap;
@@ -1261,6 +1263,19 @@ link_accept_resume_cb(EV_P_ ev_timer *w, int revents)
 	ev_io_start(EV_A, &link_accept_io);
 }
 
+/* Inbound connections not authenticated yet. */
+static int
+link_pending(void)
+{
+	struct link_conn	*c;
+	int			 n = 0;
+
+	for (c = link_conns; c != NULL; c = c->next)
+		if (!c->outbound && c->state != LC_UP)
+			n++;
+	return (n);
+}
+
 /* Accept every pending connection. */
 static void
 link_accept_cb(EV_P_ ev_io *w, int revents)
@@ -1268,6 +1283,7 @@ link_accept_cb(EV_P_ ev_io *w, int revents)
 	struct sockaddr_storage	 ss;
 	socklen_t		 len;
 	struct link_conn	*c;
+	char			 addr[64];
 	int			 fd, one = 1, i;
 
 	(void)revents;
@@ -1284,6 +1300,19 @@ link_accept_cb(EV_P_ ev_io *w, int revents)
 				ev_timer_start(EV_A, &link_accept_pause);
 			}
 			return;
+		}
+		/* Unauthenticated connections may not eat the descriptors. */
+		if (link_pending() >= LINK_MAX_PENDING) {
+			link_addr_text((struct sockaddr *)&ss, addr,
+			    sizeof addr);
+			close(fd);
+			if (ev_now(EV_A) - link_refused_at >= 1) {
+				log_warn("cluster: refused a connection from %s: "
+				    "%d connections in handshake already",
+				    addr, LINK_MAX_PENDING);
+				link_refused_at = ev_now(EV_A);
+			}
+			continue;
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof one);

@@ -9,8 +9,9 @@ stopped, and running again after its restart with the same node id and a
 higher boot counter; one stopped with SIGSTOP is cut off after
 cluster.link.down_timeout of silence and running again after SIGCONT; a wrong cookie and another cluster name are refused
 and both sides log who and why; raw peers that send garbage, stall
-mid-frame, flood or announce a huge frame are cut off and logged while an
-MQTT client goes on publishing and receiving on that node.'
+mid-frame, flood, announce a huge frame, stop after HELLO or open 100
+connections at once (64 may be in handshake) are cut off and logged while
+an MQTT client goes on publishing and receiving on that node.'
 
 . "$(dirname "$0")"/test-lib.sh
 . "$TEST_DIRECTORY"/lib-cluster.sh
@@ -142,7 +143,7 @@ test_expect_success 'node 3 back with the right cookie and name' '
 	wait_for "node_sees 1 3 running && node_sees 3 1 running" 20
 '
 
-for mode in garbage stall flood toobig hello
+for mode in garbage stall flood toobig hello many
 do
 	case $mode in
 	garbage) why="garbage: malformed frame header" ;;
@@ -150,6 +151,7 @@ do
 	flood) why="flood: more than 65536 bytes before the handshake finished" ;;
 	toobig) why="flood: a frame longer than cluster.link.max_frame_size" ;;
 	hello) why="handshake not finished within" ;;
+	many) why="handshake not finished within" ;;
 	esac
 	test_expect_success "a raw peer that does '$mode' is cut off; MQTT goes on" '
 		"$PYTHON" "$TEST_DIRECTORY/helper/linkpeer.py" 127.0.0.1 \
@@ -158,6 +160,12 @@ do
 		mqtt_round_trip 1 $mode &&
 		wait "$peer_pid" &&
 		test_grep "closed after" peer.$mode &&
+		if test $mode = many
+		then
+			test_grep "cluster: refused a connection from 127.0.0.1:[0-9]*: 64 connections in handshake already" $(node_log 1) &&
+			early=$(sed -n "s/^early //p" peer.many) &&
+			test "$early" -ge 30
+		fi &&
 		test_grep "cluster: cut off peer \(.raw@127.0.0.9. (\)\{0,1\}127.0.0.1:[0-9]*)\{0,1\}: $why" $(node_log 1) &&
 		mqtt_round_trip 1 $mode-after &&
 		node_sees 1 2 running && node_sees 1 3 running &&

@@ -8,6 +8,8 @@
 #   flood     announces a 1,000,000-byte DATA frame and pours bytes in
 #   toobig    announces a DATA frame of 0x7fffffff bytes
 #   hello     sends a whole, valid HELLO and waits (no AUTH follows)
+#   many      opens 100 connections and sends nothing; prints "early N",
+#             how many the node closed within 2 s
 # then waits (at most 30 s) for the node to close the connection and
 # prints "closed after N s" (status 0), or "still open" (status 1).
 import socket
@@ -31,6 +33,32 @@ def hello():
     p += bytes([1]) + struct.pack(">BHH", 0, 1, 1) + bytes(32)
     return frame(1, p)
 
+
+if mode == "many":
+    import select
+    socks = [socket.create_connection((host, port), timeout=10)
+             for _ in range(100)]
+    start = time.monotonic()
+    open_ = set(socks)
+    early = None
+    while open_ and time.monotonic() - start < 30:
+        r, _, _ = select.select(list(open_), [], [], 0.2)
+        for x in r:
+            try:
+                b = x.recv(4096)
+            except OSError:
+                b = b""
+            if not b:
+                open_.discard(x)
+                x.close()
+        if early is None and time.monotonic() - start >= 2:
+            early = 100 - len(open_)
+    print("early %d" % (early if early is not None else 100 - len(open_)))
+    if open_:
+        print("still open")
+        sys.exit(1)
+    print("closed after %.1f s" % (time.monotonic() - start))
+    sys.exit(0)
 
 s = socket.create_connection((host, port), timeout=10)
 start = time.monotonic()
