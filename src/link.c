@@ -1307,8 +1307,8 @@ link_accept_cb(EV_P_ ev_io *w, int revents)
 			    sizeof addr);
 			close(fd);
 			if (ev_now(EV_A) - link_refused_at >= 1) {
-				log_warn("cluster: refused a connection from %s: "
-				    "%d connections in handshake already",
+				log_warn("cluster: refused a connection from "
+				    "%s: %d connections in handshake already",
 				    addr, LINK_MAX_PENDING);
 				link_refused_at = ev_now(EV_A);
 			}
