@@ -114,7 +114,6 @@ struct link_peer {
 	char		*host;		/* to dial; NULL: not known yet */
 	uint16_t	 port;
 	bool		 seed;
-	bool		 ever_up;
 	uint64_t	 node_id, boot;
 	int		 role;
 	char		*version;
@@ -912,7 +911,6 @@ link_up(struct link_conn *c)
 	    "%llu, role %s, version %s; using %s", p->name, c->addr,
 	    (unsigned long long)p->node_id, (unsigned long long)p->boot,
 	    p->role == 1 ? "replicant" : "core", p->version, vers);
-	p->ever_up = true;
 	p->backoff = LINK_BACKOFF_MIN;
 	p->reason[0] = '\0';
 	ev_timer_stop(link_loop, &p->dial_timer);
@@ -1114,8 +1112,9 @@ link_write_cb(EV_P_ ev_io *w, int revents)
 
 			snprintf(why, sizeof why, "cannot connect to %s: %s",
 			    c->addr, strerror(err));
-			if (c->peer != NULL && !c->peer->ever_up &&
-			    c->peer->reason[0] == '\0')
+			/* Once per reason: the dial is retried. */
+			if (c->peer != NULL && strcmp(c->peer->reason, why) !=
+			    0)
 				log_info("cluster: peer '%s': %s",
 				    c->peer->name, why);
 			else
