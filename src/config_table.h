@@ -157,6 +157,46 @@
 	X("cluster.autoheal", cluster_autoheal, BOOL, NONE,		\
 	    "true", 0, 0, CONFIG_F_RESTART,				\
 	    "Heal a network partition automatically once it is over.")	\
+	X("cluster.link.bind", cluster_link_bind, STRING, NONE,	\
+	    "", 0, 0, CONFIG_F_RESTART,					\
+	    "Address the node link listens on; empty means the host "	\
+	    "part of node.name, resolved.")				\
+	X("cluster.link.port", cluster_link_port, INT, NONE,		\
+	    "4370", 1, 65535, CONFIG_F_RESTART,				\
+	    "TCP port of the node link; every node uses the same unless " \
+	    "a seed says name@host:port.")				\
+	X("cluster.link.data_connections", cluster_link_data_connections, \
+	    INT, NONE, "2", 0, 8, CONFIG_F_RESTART,			\
+	    "Data connections to each peer, beside its control "	\
+	    "connection.")						\
+	X("cluster.link.heartbeat_interval",				\
+	    cluster_link_heartbeat_interval, DURATION, NONE,		\
+	    "1s", 50, 60000, CONFIG_F_RESTART,				\
+	    "How often a heartbeat goes out on each link connection.")	\
+	X("cluster.link.down_timeout", cluster_link_down_timeout,	\
+	    DURATION, NONE, "5s", 200, 3600000, CONFIG_F_RESTART,	\
+	    "A peer silent this long is cut off and reported stopped.") \
+	X("cluster.link.handshake_timeout",				\
+	    cluster_link_handshake_timeout, DURATION, NONE,		\
+	    "10s", 100, 600000, CONFIG_F_RESTART,			\
+	    "Time a new connection has to finish the HELLO and "	\
+	    "authentication.")						\
+	X("cluster.link.frame_timeout", cluster_link_frame_timeout,	\
+	    DURATION, NONE, "5s", 100, 600000, CONFIG_F_RESTART,	\
+	    "A peer that starts a frame and does not finish it this "	\
+	    "long after is cut off.")					\
+	X("cluster.link.max_frame_size", cluster_link_max_frame_size,	\
+	    SIZE, NONE, "1MB", 4096, 256 << 20, CONFIG_F_RESTART,	\
+	    "Largest frame accepted from a peer.")			\
+	X("cluster.link.max_buffer", cluster_link_max_buffer, SIZE,	\
+	    NONE, "8MB", 65536, 1 << 30, CONFIG_F_RESTART,		\
+	    "Bytes waiting to go out to one connection past which the " \
+	    "peer is cut off as not reading.")				\
+	X("cluster.link.reconnect_interval",				\
+	    cluster_link_reconnect_interval, DURATION, NONE,		\
+	    "2s", 100, 600000, CONFIG_F_RESTART,			\
+	    "Longest wait between attempts to reach an unreachable "	\
+	    "seed (the wait doubles from 100ms up to this).")		\
 	X("mqtt.workers", mqtt_workers, INT, NONE,			\
 	    "0", 0, 64, CONFIG_F_RESTART,				\
 	    "Worker threads serving connections; 0 means one per CPU core.") \

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "conn.h"
 #include "http_int.h"
+#include "link.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -543,31 +544,83 @@ http_node_json(void)
 	return (j);
 }
 
+/* The node object of a peer, from the node links' snapshot. */
+static json_t *
+http_peer_json(const struct link_peer_info *p)
+{
+	json_t		*j, *v;
+	char		 id[20];
+	unsigned int	 i;
+
+	v = json_object();
+	for (i = 0; i < WIRE_SUB_COUNT; i++)
+		if (p->agreed[i] > 0)
+			json_object_set_new(v, wire_subsys_name(i),
+			    json_integer(p->agreed[i]));
+	snprintf(id, sizeof id, "%016llx", (unsigned long long)p->node_id);
+	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:o, s:s}",
+	    "node", p->name, "node_status", p->running ? "running" :
+	    "stopped", "version", p->version, "role", p->role == 1 ?
+	    "replicant" : "core", "node_id", p->node_id != 0 ? id : "",
+	    "boot", (json_int_t)p->boot, "address", p->addr,
+	    "data_connections", (json_int_t)p->data_up, "protocol_versions",
+	    v, "reason", p->reason);
+	return (j);
+}
+
 /* GET /api/v5/nodes */
 static void
 http_get_nodes(struct http_req *r)
 {
-	http_json(r, 200, json_pack("[o]", http_node_json()));
+	struct link_peer_info	*v;
+	json_t			*a = json_pack("[o]", http_node_json());
+	size_t			 i, n = link_peers(&v);
+
+	for (i = 0; i < n; i++)
+		json_array_append_new(a, http_peer_json(&v[i]));
+	free(v);
+	http_json(r, 200, a);
 }
 
 /* GET /api/v5/nodes/:node */
 static void
 http_get_node(struct http_req *r)
 {
-	if (strcmp(r->param[0], config->node_name) != 0) {
-		http_error(r, 404, "NOT_FOUND", "node '%s' not found",
-		    r->param[0]);
+	struct link_peer_info	*v;
+	size_t			 i, n;
+
+	if (strcmp(r->param[0], config->node_name) == 0) {
+		http_json(r, 200, http_node_json());
 		return;
 	}
-	http_json(r, 200, http_node_json());
+	n = link_peers(&v);
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i].name, r->param[0]) == 0)
+			break;
+	if (i == n)
+		http_error(r, 404, "NOT_FOUND", "node '%s' not found",
+		    r->param[0]);
+	else
+		http_json(r, 200, http_peer_json(&v[i]));
+	free(v);
 }
 
 /* GET /api/v5/cluster */
 static void
 http_get_cluster(struct http_req *r)
 {
-	http_json(r, 200, json_pack("{s:s, s:[s], s:[], s:s}", "name",
-	    "flockmq", "nodes", config->node_name, "stopped_nodes", "self",
+	struct link_peer_info	*v;
+	json_t			*run, *stop;
+	size_t			 i, n = link_peers(&v);
+
+	run = json_pack("[s]", config->node_name);
+	stop = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(v[i].running ? run : stop,
+		    json_string(v[i].name));
+	free(v);
+	http_json(r, 200, json_pack("{s:s, s:o, s:o, s:s}", "name",
+	    config->cluster_name, "nodes", run, "stopped_nodes", stop, "self",
 	    config->node_name));
 }
 

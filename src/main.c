@@ -20,6 +20,7 @@
 #include "ctl.h"
 #include "ds.h"
 #include "http.h"
+#include "link.h"
 #include "listener.h"
 #include "log.h"
 #include "retain.h"
@@ -268,10 +269,24 @@ main_run(int daemon_mode)
 	ds_restore();
 	worker_call_all_wait(main_start_accepts, NULL);
 	sys_init(loop);
+	if (link_init(loop, &cause) != 0) {
+		log_err("%s", cause);
+		free(cause);
+		link_release();
+		sys_release();
+		worker_stop_all();
+		worker_join_all();
+		listener_free_all();
+		retain_release();
+		banned_release();
+		store_close();
+		return (1);
+	}
 	if (http_init(&cause) != 0) {
 		log_err("%s", cause);
 		free(cause);
 		http_release();
+		link_release();
 		sys_release();
 		worker_stop_all();
 		worker_join_all();
@@ -318,6 +333,7 @@ main_run(int daemon_mode)
 	ev_run(loop, 0);
 
 	/* Reverse order. */
+	link_release();
 	sys_release();
 	worker_join_all();
 	listener_free_all();

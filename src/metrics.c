@@ -21,6 +21,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,6 +29,7 @@
 #include <ev.h>
 
 #include "buf.h"
+#include "link.h"
 #include "metrics.h"
 #include "retain.h"
 #include "worker.h"
@@ -523,7 +525,9 @@ metrics_prometheus(struct buf *out)
 	double		 rx, tx, cpu, secs;
 	char		 name[128], help[192];
 	long		 fds;
-	size_t		 i;
+	size_t		 i, k, npeers;
+	uint64_t	 running = 0;
+	struct link_peer_info *peers;
 	int		 m, have_mem;
 
 	metrics_snapshot(v);
@@ -562,10 +566,16 @@ metrics_prometheus(struct buf *out)
 
 	prom_u64(out, "emqx_node_running", "1: this node is running",
 	    "gauge", 1);
+	npeers = link_peers(&peers);
+	for (k = 0; k < npeers; k++)
+		running += peers[k].running;
+	free(peers);
 	prom_u64(out, "emqx_cluster_nodes_running",
-	    "cluster nodes running (this node alone)", "gauge", 1);
+	    "cluster nodes running: this one and the peers linked to it",
+	    "gauge", 1 + running);
 	prom_u64(out, "emqx_cluster_nodes_stopped",
-	    "cluster nodes known but stopped", "gauge", 0);
+	    "cluster nodes known but not linked to this one", "gauge",
+	    npeers - running);
 
 	cpu = metrics_cpu();
 	prom_dbl(out, "emqx_vm_cpu_use",

@@ -125,7 +125,9 @@ test_expect_success 'the stopped store has m/version and one r/<topic> per messa
 	snapshot list &&
 	cut -f1 list >actual &&
 	cat >expect <<-\EOF &&
+	m/boot
 	m/heartbeat
+	m/node_id
 	m/version
 	r/st/big
 	r/st/bin

@@ -405,12 +405,14 @@ test_expect_success '50 durable sessions share the stored messages and all resum
 	durable get-many d-many- 50 --clean >/dev/null
 '
 
-test_expect_success 'the store: m/version, m/heartbeat and only the documented keys' '
+test_expect_success 'the store: m/version, m/heartbeat, m/node_id, m/boot and only the documented keys' '
 	stop_broker &&
 	store-tool "$STORE" get m/version >actual &&
 	printf 1 >expect &&
 	test_cmp expect actual &&
 	store-tool "$STORE" get m/heartbeat >/dev/null &&
+	store-tool "$STORE" get m/node_id >/dev/null &&
+	store-tool "$STORE" get m/boot >/dev/null &&
 	snapshot list &&
 	durable layout list &&
 	start_broker

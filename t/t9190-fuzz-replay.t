@@ -7,7 +7,7 @@ links the target with fuzz/replay.c; a crash or sanitizer report fails.'
 
 . "$(dirname "$0")"/test-lib.sh
 
-for target in config ds_record http mqtt_decode retain_record topic
+for target in config ds_record http mqtt_decode retain_record topic wire
 do
 	test_expect_success "replay fuzz/corpus/$target" '
 		bin=$FLOCKMQ_BUILD/fuzz/${target}_replay &&

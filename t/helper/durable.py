@@ -95,7 +95,8 @@ LevelDB directory itself while no broker runs):
   count LIST WHAT   the number of records: s:ID (s/ID), q:ID (the q/
                     records of ID), q (every q/), d (every d/), d:TEXT
                     (d/ records whose value contains TEXT), s (every s/)
-  layout LIST       every key is one of m/version, m/heartbeat, r/TOPIC,
+  layout LIST       every key is one of m/version, m/heartbeat, m/node_id,
+                    m/boot, r/TOPIC,
                     s/ID, q/ID NUL <8 bytes>, d/<2 bytes><8 bytes>; prints
                     the others and fails
   sessions LIST     the client ids of the s/ records, one a line
@@ -571,7 +572,7 @@ def cmd_count(a):
 def cmd_layout(a):
     bad = []
     for k, _ in read_list(a.list):
-        if k in (b"m/version", b"m/heartbeat"):
+        if k in (b"m/version", b"m/heartbeat", b"m/node_id", b"m/boot"):
             continue
         if k.startswith(b"r/") and len(k) > 2:
             continue
