@@ -1,0 +1,21 @@
+/*
+ * failpoint.h: named points where a crash test kills the process.
+ *
+ * Built with FLOCKMQ_FAILPOINTS (./configure --enable-failpoints, or a
+ * test program's own CPPFLAGS), FAILPOINT("name") kills the process with
+ * SIGKILL when the environment variable FLOCKMQ_TEST_FAILPOINT names that
+ * point: "name" at its first hit, "name:N" at its Nth.  Without the macro
+ * FAILPOINT() compiles to nothing, so production code carries no switch.
+ * The points of the Raft storage path are listed in docs/raft.md.
+ */
+#ifndef FAILPOINT_H
+#define FAILPOINT_H
+
+#ifdef FLOCKMQ_FAILPOINTS
+void	 failpoint_hit(const char *);
+#define FAILPOINT(name)	failpoint_hit(name)
+#else
+#define FAILPOINT(name)	do { } while (0)
+#endif
+
+#endif
