@@ -40,6 +40,7 @@ struct raftlog {
 	uint64_t		 writes;	/* atomic */
 	uint64_t		 syncs;		/* atomic */
 	uint64_t		 bytes;		/* atomic */
+	bool			 broken;	/* atomic: a write failed */
 };
 
 struct raftlog_batch {
@@ -297,6 +298,14 @@ raftlog_write(struct raftlog *rl, struct raftlog_batch *b, bool sync,
 {
 	char	*err = NULL;
 
+	/* LevelDB would go on appending to a log whose last record a
+	 * failed write cut short (store.c): refuse until reopened. */
+	if (__atomic_load_n(&rl->broken, __ATOMIC_ACQUIRE)) {
+		raftlog_batch_clear(b);
+		xasprintf(cause, "raftlog: '%s' takes no writes after a failed "
+		    "one until the node is restarted", rl->path);
+		return (-1);
+	}
 	leveldb_write(rl->db, sync ? rl->wo_sync : rl->wo, b->wb, &err);
 	__atomic_add_fetch(&rl->writes, 1, __ATOMIC_RELAXED);
 	if (sync)
@@ -304,6 +313,7 @@ raftlog_write(struct raftlog *rl, struct raftlog_batch *b, bool sync,
 	__atomic_add_fetch(&rl->bytes, b->bytes, __ATOMIC_RELAXED);
 	raftlog_batch_clear(b);
 	if (err != NULL) {
+		__atomic_store_n(&rl->broken, true, __ATOMIC_RELEASE);
 		xasprintf(cause, "raftlog: cannot write to '%s': %s", rl->path,
 		    err);
 		leveldb_free(err);
@@ -425,6 +435,15 @@ raftlog_stage(struct raftlog_batch *b, uint16_t group, uint64_t offset,
 	if (len > 0)
 		buf_add(&vb, data, len);
 	raftlog_put_sealed(b, k, klen, &vb);
+}
+
+/* Delete one staged chunk. */
+void
+raftlog_unstage_one(struct raftlog_batch *b, uint16_t group, uint64_t offset)
+{
+	uint8_t	 k[RAFTLOG_KEY_MAX];
+
+	raftlog_del(b, k, raftlog_key(k, "R", group, 't', offset, 8));
 }
 
 /* The full key of a state machine record into b. */
@@ -611,7 +630,7 @@ raftlog_damaged(char **cause, uint16_t group, const char *what,
 {
 	xasprintf(cause, "raftlog: group %u: %s is damaged (%s); the replica "
 	    "is not started: move its store away (it catches up from the "
-	    "others) or run 'flockmq store repair'", group, what, why);
+	    "others)", group, what, why);
 	return (-1);
 }
 

@@ -91,6 +91,9 @@ void		 raftlog_put_applied(struct raftlog_batch *, uint16_t,
 void		 raftlog_stage(struct raftlog_batch *, uint16_t,
 		     uint64_t offset, const void *, size_t);
 
+void		 raftlog_unstage_one(struct raftlog_batch *, uint16_t,
+		     uint64_t offset);
+
 /* The state machine's records: keys are the machine's own. */
 void		 raftlog_sm_put(struct raftlog_batch *, uint16_t, struct str,
 		     struct str);

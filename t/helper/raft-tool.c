@@ -1,0 +1,6 @@
+/* raft-tool: being written. */
+int
+main(void)
+{
+	return (0);
+}

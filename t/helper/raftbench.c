@@ -1,0 +1,6 @@
+/* raftbench: being written. */
+int
+main(void)
+{
+	return (0);
+}
