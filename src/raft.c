@@ -112,6 +112,7 @@ struct peer {
 	raft_index	 match;
 	raft_index	 next;
 	uint64_t	 probe_seq;
+	uint64_t	 ae_seq;	/* seq of the last AppendEntries */
 	uint64_t	 probe_at;
 	uint64_t	 progress_at;
 	uint64_t	 heard_at;
@@ -873,6 +874,7 @@ send_append(struct raft *r, struct peer *p)
 		}
 		m->n_entries = n;
 		r->msg_lo[r->n_msgs - 1] = p->next;
+		p->ae_seq = m->seq;
 		if (p->state == PR_PROBE) {
 			p->probe_sent = true;
 			p->probe_seq = m->seq;
@@ -1008,6 +1010,18 @@ recv_append_resp(struct raft *r, const struct raft_msg *m)
 			maybe_commit(r);
 			if (r->role != RAFT_LEADER)
 				return;
+		}
+		if (p->state == PR_REPLICATE && m->seq > p->ae_seq &&
+		    p->match + 1 < p->next) {
+			/*
+			 * It answered a later message (a heartbeat) but not
+			 * our last AppendEntries: lost, or overtaken (then
+			 * the resent entries match and change nothing).
+			 */
+			p->state = PR_PROBE;
+			p->next = p->match + 1;
+			p->probe_sent = false;
+			peer_clear_inflight(p);
 		}
 		if (p->state == PR_PROBE && p->match + 1 >= p->next) {
 			p->state = PR_REPLICATE;
