@@ -124,6 +124,7 @@ struct peer {
 	raft_term	 snap_term;
 	struct raft_conf *snap_conf;
 	uint64_t	 snap_offset;
+	uint64_t	 snap_seq;	/* seq of the chunk in flight */
 	uint64_t	 snap_at;
 };
 
@@ -918,6 +919,7 @@ send_snap_chunk(struct raft *r, struct peer *p)
 	m->conf = p->snap_conf;
 	m->offset = p->snap_offset;
 	m->seq = ++r->seq;
+	p->snap_seq = m->seq;
 	p->snap_at = r->now;
 }
 
@@ -1068,14 +1070,17 @@ recv_snap_resp(struct raft *r, const struct raft_msg *m)
 			p->state = PR_PROBE;
 			p->probe_sent = false;
 			p->next = p->match + 1;
-		}
+		} else if (p->state == PR_SNAPSHOT &&
+		    m->index == p->snap_index)
+			want_snapshot(p);	/* we compacted past it: anew */
 		maybe_commit(r);
 		if (r->role == RAFT_LEADER)
 			send_append(r, p);
 		return;
 	}
+	/* One chunk in flight: only the answer to it moves the offset. */
 	if (p->state != PR_SNAPSHOT || !p->snap_ready ||
-	    m->index != p->snap_index)
+	    m->index != p->snap_index || m->seq != p->snap_seq)
 		return;
 	p->snap_offset = m->offset;
 	send_snap_chunk(r, p);
