@@ -49,12 +49,15 @@
  *				counting replicas (Figure 8);
  *	leader-self-unpersisted	the leader counts itself up to its last
  *				index, not its persisted one;
- *	follower-commit-unpersisted  a follower's commit ignores persisted;
+ *	follower-commit-unpersisted  a follower's commit ignores persisted
+ *				(and it applies through that commit);
  *	vote-before-persist	VOTE and VOTE_RESP go RAFT_WAIT_NONE;
  *	vote-no-uptodate	votes are granted without the up-to-date check;
  *	campaign-while-persisting  campaigns (and obeys TimeoutNow) with
  *				entries unpersisted, claiming its last index
- *				in the vote request;
+ *				in the vote request and from then on taking
+ *				them as durable (the write in flight is
+ *				forgotten, as in cowsql 634cb11);
  *	truncate-stale-append	an AppendEntries with entries drops the
  *				suffix after them even when all match;
  *	ack-before-fsync	APPEND_RESP success goes RAFT_WAIT_NONE;
@@ -701,8 +704,12 @@ campaign(struct raft *r, bool pre, bool transfer)
 		r->vote = r->cfg.id;
 	}
 	reset_election(r);
-	li = BUG(r, CAMPAIGN_WHILE_PERSISTING) ? last_index(r) :
-	    r->persisted;
+	li = r->persisted;
+	if (BUG(r, CAMPAIGN_WHILE_PERSISTING)) {
+		/* The write in flight is forgotten: taken as durable. */
+		li = last_index(r);
+		r->persisted = li;
+	}
 	for (i = 0; i < r->n_peers; i++) {
 		if (r->peers[i].role != RAFT_VOTER ||
 		    r->peers[i].id == r->cfg.id)
@@ -1622,6 +1629,8 @@ finish(struct raft *r, struct raft_update *u)
 	u->msgs = r->n_msgs > 0 ? r->msgs : NULL;
 	u->n_msgs = r->n_msgs;
 	target = r->commit < r->persisted ? r->commit : r->persisted;
+	if (BUG(r, FOLLOWER_COMMIT_UNPERSISTED) && r->role != RAFT_LEADER)
+		target = r->commit;
 	if (r->role != RAFT_FAILED && !r->stage_pending && !r->u_chunk &&
 	    target > r->applying) {
 		u->apply = entry_at(r, r->applying + 1);
