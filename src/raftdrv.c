@@ -166,6 +166,7 @@ struct raftdrv {
 	struct raftdrv_held	*held_head, *held_tail;
 	struct raftdrv_call	*calls_head, *calls_tail;
 	struct buf		 scratch;
+	struct raft_status	 status;	/* scratch */
 	struct raftdrv_stats	 st;
 	/* The storage thread. */
 	pthread_t		 thread;
@@ -809,7 +810,6 @@ raftdrv_snap_chunk(struct raftdrv_group *g, const struct raft_update *u)
 	raftdrv_conf_push(g, sc->index, &j->conf);
 	g->snap_index = sc->index;
 	g->snap_term = sc->term;
-	g->applied = sc->index;
 	raftdrv_note(j, g, RAFTDRV_NOTE_SNAP, sc->index, sc->term);
 }
 
@@ -854,6 +854,7 @@ raftdrv_compact(struct raftdrv_group *g, struct raft_update *u)
 	struct raftdrv_job	*j;
 	const struct raft_conf	*c;
 	struct raft_event	 ev;
+	enum raft_rc		 rc;
 	raft_index		 x;
 	raft_term		 term;
 
@@ -870,16 +871,20 @@ raftdrv_compact(struct raftdrv_group *g, struct raft_update *u)
 	ev.index = x;
 	ev.now = raftdrv_now();
 	memset(u, 0, sizeof *u);
-	if (raft_step(g->r, &ev, u) != RAFT_OK)
-		return;
+	rc = raft_step(g->r, &ev, u);
 	drv->st.steps++;
-	j = raftdrv_cur(drv);
-	j->sync = true;
-	FAILPOINT("raftdrv-compact");
-	raftlog_del_entries(j->b, g->id, g->snap_index + 1, x);
-	raftlog_put_snap(j->b, g->id, x, term, c);
-	raftdrv_log_drop(g, x, term);
-	drv->st.compactions++;
+	/* The core may keep its log (a snapshot being staged): the store
+	 * follows the core, never the other way round. */
+	raft_status(g->r, &drv->status);
+	if (rc == RAFT_OK && drv->status.snap_index == x) {
+		j = raftdrv_cur(drv);
+		j->sync = true;
+		FAILPOINT("raftdrv-compact");
+		raftlog_del_entries(j->b, g->id, g->snap_index + 1, x);
+		raftlog_put_snap(j->b, g->id, x, term, c);
+		raftdrv_log_drop(g, x, term);
+		drv->st.compactions++;
+	}
 	/* The update of COMPACT is carried out like any other. */
 	raftdrv_handle(g, u);
 }
@@ -1037,6 +1042,7 @@ raftdrv_job_notes(struct raftdrv *drv, struct raftdrv_job *j)
 		} else if (j->notes[i].kind == RAFTDRV_NOTE_SNAP) {
 			ev.type = RAFT_EV_SNAP_PERSISTED;
 			drv->st.installs++;
+			g->applied = j->notes[i].index;
 			if (g->sm.installed != NULL)
 				g->sm.installed(g->sm.arg, g->id,
 				    j->notes[i].index);
@@ -1382,6 +1388,14 @@ raftdrv_submit(struct raftdrv *drv, uint16_t id, struct raft_event *ev,
 	rc = raft_step(g->r, ev, &u);
 	drv->st.steps++;
 	g->n_follow = 0;
+	if (rc == RAFT_OK && u.prop_last == 0 &&
+	    ev->type == RAFT_EV_CONF_CHANGE) {
+		/* raft.h gives indexes for PROPOSE only: a change is the
+		 * one entry the leader just appended. */
+		raft_status(g->r, &drv->status);
+		u.prop_first = u.prop_last = drv->status.last;
+		u.prop_term = drv->status.term;
+	}
 	if (rc == RAFT_OK && u.prop_last != 0) {
 		p = xcalloc(1, sizeof *p);
 		p->first = u.prop_first;
