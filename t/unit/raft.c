@@ -136,6 +136,7 @@ static size_t		 n_net;
 static uint64_t		 now;
 static size_t		 chunk_size;
 static FILE		*out;		/* where commands print */
+static bool		 quiet;		/* run: only role changes */
 static char		*outbuf;
 static size_t		 outlen;
 
@@ -148,6 +149,8 @@ pr(const char *fmt, ...)
 {
 	va_list	 ap;
 
+	if (quiet)
+		return;
 	va_start(ap, fmt);
 	vfprintf(out, fmt, ap);
 	va_end(ap);
@@ -357,6 +360,13 @@ pr_state(struct tnode *n)
 	struct raft_status	 st;
 
 	raft_status(n->r, &st);
+	if (quiet && (st.role != n->seen_role || st.term != n->seen_term ||
+	    st.leader != n->seen_leader))
+		fprintf(out, "  %llu ms: %llu is %s term=%llu leader=%llu\n",
+		    (unsigned long long)now, (unsigned long long)n->id,
+		    raft_role_name((enum raft_role)st.role),
+		    (unsigned long long)st.term,
+		    (unsigned long long)st.leader);
 	if (st.role != n->seen_role || st.term != n->seen_term ||
 	    st.leader != n->seen_leader)
 		pr("  %s term=%llu leader=%llu\n",
@@ -851,6 +861,7 @@ deliver(struct tnode *n)
 			continue;
 		}
 		pr("> %llu receive ", (unsigned long long)t->m.to);
+		t->m.wait = RAFT_WAIT_NONE;
 		pr_msg(&t->m);
 		pr("\n");
 		memset(&ev, 0, sizeof ev);
@@ -889,6 +900,7 @@ run(const char *line)
 		unsigned k = (unsigned)strtoul(argv[1], NULL, 10), j, win = 0;
 		bool nopv = false, nocq = false;
 
+		reset();
 		for (i = 2; i < argc; i++) {
 			if (strcmp(argv[i], "no-prevote") == 0)
 				nopv = true;
@@ -1019,6 +1031,25 @@ run(const char *line)
 				net[k++] = net[j];
 		}
 		n_net = k;
+	} else if (strcmp(argv[0], "run") == 0) {
+		/*
+		 * run MS: let MS pass in steps of 50 ms, ticking every node
+		 * and stabilizing; prints only role, term and leader changes.
+		 */
+		uint64_t end = now + strtoull(argv[1], NULL, 10);
+		unsigned j;
+
+		quiet = true;
+		while (now < end) {
+			now += 50;
+			for (j = 1; j <= MAXN; j++)
+				if (nodes[j].used) {
+					ev.type = RAFT_EV_TICK;
+					step(&nodes[j], &ev);
+				}
+			run("stabilize");
+		}
+		quiet = false;
 	} else if (strcmp(argv[0], "stabilize") == 0) {
 		int rounds;
 		bool did = true;
