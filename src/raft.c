@@ -1876,7 +1876,8 @@ raft_status(const struct raft *r, struct raft_status *st)
 		st->peers[i].role = p->role;
 		st->peers[i].match = p->id == r->cfg.id ? r->persisted :
 		    p->match;
-		st->peers[i].next = p->next;
+		st->peers[i].next = p->id == r->cfg.id ? last_index(r) + 1 :
+		    p->next;
 		st->peers[i].active = p->id == r->cfg.id ||
 		    r->now < p->heard_at + r->cfg.election_ms;
 		st->peers[i].snapshotting = p->state == PR_SNAPSHOT;
