@@ -1,9 +1,10 @@
 /*
  * failpoint.c: kill the process at a named point (see failpoint.h).
  *
- * The variable is read once; hits are counted with an atomic counter, so
- * any thread may reach a point.  The line written before the kill names
- * the point and the hit, for the test's log.
+ * The variable is read at the first pass of any point; failpoint_set()
+ * chooses another point later (a test arms it mid-load).  Hits are counted
+ * under a mutex, so any thread may reach a point.  The line written
+ * before the kill names the point and the hit, for the test's log.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -17,18 +18,22 @@
 #ifdef FLOCKMQ_FAILPOINTS
 
 static pthread_once_t	 failpoint_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t	 failpoint_mtx = PTHREAD_MUTEX_INITIALIZER;
 static char		 failpoint_name[64];
 static unsigned long	 failpoint_at = 1;
-static unsigned long	 failpoint_hits;	/* atomic */
+static unsigned long	 failpoint_hits;
 
-/* Read FLOCKMQ_TEST_FAILPOINT: "name" or "name:N". */
+/* Choose the point: "name" or "name:N" (NULL or "" for none). */
 static void
-failpoint_init(void)
+failpoint_parse(const char *v)
 {
-	const char	*v, *colon;
+	const char	*colon;
 	size_t		 n;
 
-	if ((v = getenv("FLOCKMQ_TEST_FAILPOINT")) == NULL || *v == '\0')
+	failpoint_name[0] = '\0';
+	failpoint_at = 1;
+	failpoint_hits = 0;
+	if (v == NULL || *v == '\0')
 		return;
 	colon = strchr(v, ':');
 	n = colon != NULL ? (size_t)(colon - v) : strlen(v);
@@ -41,6 +46,23 @@ failpoint_init(void)
 		failpoint_at = 1;
 }
 
+/* Read FLOCKMQ_TEST_FAILPOINT. */
+static void
+failpoint_init(void)
+{
+	failpoint_parse(getenv("FLOCKMQ_TEST_FAILPOINT"));
+}
+
+/* Choose the point from now on, counting hits afresh. */
+void
+failpoint_set(const char *spec)
+{
+	pthread_once(&failpoint_once, failpoint_init);
+	pthread_mutex_lock(&failpoint_mtx);
+	failpoint_parse(spec);
+	pthread_mutex_unlock(&failpoint_mtx);
+}
+
 /* Kill the process if name is the chosen point and this is its hit. */
 void
 failpoint_hit(const char *name)
@@ -50,9 +72,13 @@ failpoint_hit(const char *name)
 	int		 len;
 
 	pthread_once(&failpoint_once, failpoint_init);
-	if (failpoint_name[0] == '\0' || strcmp(name, failpoint_name) != 0)
+	pthread_mutex_lock(&failpoint_mtx);
+	if (failpoint_name[0] == '\0' || strcmp(name, failpoint_name) != 0) {
+		pthread_mutex_unlock(&failpoint_mtx);
 		return;
-	n = __atomic_add_fetch(&failpoint_hits, 1, __ATOMIC_ACQ_REL);
+	}
+	n = ++failpoint_hits;
+	pthread_mutex_unlock(&failpoint_mtx);
 	if (n != failpoint_at)
 		return;
 	len = snprintf(line, sizeof line, "failpoint: '%s' hit %lu times, "

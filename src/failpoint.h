@@ -13,6 +13,8 @@
 
 #ifdef FLOCKMQ_FAILPOINTS
 void	 failpoint_hit(const char *);
+/* Choose the point ("name" or "name:N") from now on, as the variable. */
+void	 failpoint_set(const char *);
 #define FAILPOINT(name)	failpoint_hit(name)
 #else
 #define FAILPOINT(name)	do { } while (0)

@@ -3,14 +3,16 @@
  * (t/t8020-raft-store.t).  Built with the failpoints (failpoint.h), so
  * FLOCKMQ_TEST_FAILPOINT=NAME[:N] kills it at a point of the storage path.
  *
- *	raft-tool load DIR [-g GROUPS] [-n PROPOSALS] [-l]
+ *	raft-tool load DIR [-g GROUPS] [-n PROPOSALS] [-l] [-k POINT[:N]
+ *	    -a ACKED]
  *		three voters in DIR/n1..n3 (started again from what is
  *		there); proposes PROPOSALS unique ids per group, in batches;
  *		prints "GROUP ID" once each is committed and applied on its
  *		leader (one write(2) per batch, so a kill loses no printed
  *		line).  -l keeps n3 cut off until half are acknowledged, so
  *		that it catches up through a snapshot (the log is compacted
- *		every 64 entries).
+ *		every 64 entries).  -k arms a failpoint once ACKED
+ *		proposals are acknowledged (failpoint_set).
  *	raft-tool check DIR [-g GROUPS] ACKED
  *		starts the three again, waits until every replica applied
  *		what its leader committed, stops them, and checks each
@@ -22,6 +24,9 @@
  *	raft-tool corrupt DIR NODE GROUP
  *		flips a byte of the last log entry stored for GROUP on node
  *		NODE (as a disk would), printing its index.
+ *	raft-tool bump DIR NODE GROUP
+ *		counts one more applied entry in GROUP's state machine on
+ *		NODE, as applying an entry twice would (the check's teeth).
  *	raft-tool api DIR
  *		TAP: the driver's API over three and then four replicas.
  */
@@ -33,6 +38,7 @@
 
 #include <leveldb/c.h>
 
+#include "failpoint.h"
 #include "raftcluster.h"
 #include "../unit/tap.h"
 
@@ -49,6 +55,8 @@ struct load {
 	uint64_t		 id_base;
 	bool			 lag;
 	bool			 lagging;
+	const char		*arm;		/* failpoint to set ... */
+	uint64_t		 arm_after;	/* ... after this many acks */
 };
 
 struct load_slot {
@@ -80,6 +88,12 @@ load_done_cb(void *arg, const struct raftdrv_done *d)
 	} else
 		/* Lost or refused: propose the same count again. */
 		ld->proposed[s->group] -= s->n;
+	if (ld->arm != NULL && ld->acked >= ld->arm_after) {
+		fprintf(stderr, "raft-tool: %llu acknowledged, failpoint "
+		    "%s armed\n", (unsigned long long)ld->acked, ld->arm);
+		failpoint_set(ld->arm);
+		ld->arm = NULL;
+	}
 	if (ld->lagging && ld->acked * 2 >= ld->total) {
 		ld->lagging = false;
 		raftdrv_inproc_cut(ld->c.ip, 3, 1, false);
@@ -144,12 +158,15 @@ load_finished(struct rc_cluster *c, void *arg)
 
 /* raft-tool load. */
 static int
-cmd_load(const char *dir, int groups, uint64_t n, bool lag)
+cmd_load(const char *dir, int groups, uint64_t n, bool lag, const char *arm,
+    uint64_t arm_after)
 {
 	struct load	 ld;
 	int		 i, rv = 0;
 
 	memset(&ld, 0, sizeof ld);
+	ld.arm = arm;
+	ld.arm_after = arm_after;
 	rc_init(&ld.c, dir, 3, groups);
 	ld.c.tmpl.compact_every = 64;
 	ld.c.tmpl.compact_keep = 16;
@@ -402,6 +419,36 @@ cmd_corrupt(const char *dir, int node, int group)
 	leveldb_close(db);
 	printf("%llu\n", (unsigned long long)last);
 	return (cause == NULL ? 0 : 1);
+}
+
+/* raft-tool bump: count one more applied entry, as a replay would. */
+static int
+cmd_bump(const char *dir, int node, int group)
+{
+	struct raftlog		*rl;
+	struct raftlog_batch	*b;
+	struct rc_node		 n;
+	char			 path[600], *cause = NULL;
+	uint8_t			 v[8];
+
+	snprintf(path, sizeof path, "%s/n%d", dir, node);
+	if ((rl = raftlog_open(path, &cause)) == NULL) {
+		fprintf(stderr, "%s\n", cause);
+		return (1);
+	}
+	memset(&n, 0, sizeof n);
+	n.rl = rl;
+	rc_sm_load(&n, (uint16_t)group);
+	rc_be64(v, n.n[group] + 1);
+	b = raftlog_batch_new();
+	raftlog_sm_put(b, (uint16_t)group, STR("n"), (struct str){ v, 8 });
+	if (raftlog_write(rl, b, true, &cause) != 0) {
+		fprintf(stderr, "%s\n", cause);
+		return (1);
+	}
+	raftlog_batch_free(b);
+	raftlog_close(rl);
+	return (0);
 }
 
 struct api_wait {
@@ -678,7 +725,8 @@ int
 main(int argc, char **argv)
 {
 	const char	*cmd, *dir;
-	uint64_t	 n = 500;
+	const char	*arm = NULL;
+	uint64_t	 n = 500, arm_after = 0;
 	int		 ch, groups = 4;
 	bool		 lag = false;
 
@@ -687,8 +735,14 @@ main(int argc, char **argv)
 	cmd = argv[1];
 	dir = argv[2];
 	optind = 3;
-	while ((ch = getopt(argc, argv, "g:ln:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:g:k:ln:")) != -1) {
 		switch (ch) {
+		case 'a':
+			arm_after = strtoull(optarg, NULL, 10);
+			break;
+		case 'k':
+			arm = optarg;
+			break;
 		case 'g':
 			groups = atoi(optarg);
 			break;
@@ -705,18 +759,23 @@ main(int argc, char **argv)
 	if (groups < 1 || groups > RC_MAX_GROUPS)
 		goto usage;
 	if (strcmp(cmd, "load") == 0)
-		return (cmd_load(dir, groups, n, lag));
+		return (cmd_load(dir, groups, n, lag, arm, arm_after));
 	if (strcmp(cmd, "check") == 0 && optind < argc)
 		return (cmd_check(dir, groups, argv[optind]));
 	if (strcmp(cmd, "corrupt") == 0 && optind + 1 < argc)
 		return (cmd_corrupt(dir, atoi(argv[optind]),
 		    atoi(argv[optind + 1])));
+	if (strcmp(cmd, "bump") == 0 && optind + 1 < argc)
+		return (cmd_bump(dir, atoi(argv[optind]),
+		    atoi(argv[optind + 1])));
 	if (strcmp(cmd, "api") == 0)
 		return (cmd_api(dir));
 usage:
-	fprintf(stderr, "usage: raft-tool load DIR [-g GROUPS] [-n N] [-l]\n"
+	fprintf(stderr, "usage: raft-tool load DIR [-g GROUPS] [-n N] [-l] "
+	    "[-k POINT[:N] -a ACKED]\n"
 	    "       raft-tool check DIR [-g GROUPS] ACKED\n"
 	    "       raft-tool corrupt DIR NODE GROUP\n"
+	    "       raft-tool bump DIR NODE GROUP\n"
 	    "       raft-tool api DIR\n");
 	return (2);
 }
