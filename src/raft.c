@@ -114,7 +114,6 @@ struct peer {
 	bool		 snap_ready;	/* a view exists: chunks may go */
 	raft_index	 match;
 	raft_index	 next;
-	uint64_t	 probe_seq;
 	uint64_t	 ae_seq;	/* seq of the last AppendEntries */
 	uint64_t	 probe_at;
 	uint64_t	 progress_at;
@@ -885,7 +884,6 @@ send_append(struct raft *r, struct peer *p)
 		p->ae_seq = m->seq;
 		if (p->state == PR_PROBE) {
 			p->probe_sent = true;
-			p->probe_seq = m->seq;
 			p->probe_at = r->now;
 			return;
 		}
@@ -1047,8 +1045,8 @@ recv_append_resp(struct raft *r, const struct raft_msg *m)
 		return;		/* stale: we know it has more */
 	if (p->state == PR_SNAPSHOT)
 		return;
-	if (p->state == PR_PROBE && m->seq != p->probe_seq)
-		return;		/* answer to an older probe */
+	if (p->state == PR_PROBE && m->index != p->next - 1)
+		return;		/* not about the prev we probe now */
 	p->next = m->index < m->hint + 1 ? m->index : m->hint + 1;
 	if (p->next < p->match + 1)
 		p->next = p->match + 1;
