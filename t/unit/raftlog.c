@@ -247,8 +247,10 @@ main(void)
 	{
 		uint8_t	 k[13] = { 'R', '/', 0, 1, 'e', 0, 0, 0, 0, 0, 0, 0,
 			     40 };
-		raw = leveldb_get(db, leveldb_readoptions_create(),
-		    (char *)k, sizeof k, &vlen, &cause);
+		leveldb_readoptions_t *ro = leveldb_readoptions_create();
+
+		raw = leveldb_get(db, ro, (char *)k, sizeof k, &vlen, &cause);
+		leveldb_readoptions_destroy(ro);
 		ok(raw != NULL && vlen < sizeof bad, "entry 40 is there");
 		memcpy(bad, raw, vlen);
 		bad[10] ^= 0x20;
