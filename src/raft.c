@@ -32,7 +32,9 @@
  *	truncation only at a real conflict (same index, other term), never
  *	    at or below commit;
  *	conf is the last configuration in the log (or the snapshot's): it
- *	    takes effect when appended and reverts when truncated away.
+ *	    takes effect when appended and reverts when truncated away; a
+ *	    leader appends a change only after an entry of its term has
+ *	    committed, and one uncommitted change at a time.
  *
  * Writes.  The caller makes the writes of successive updates durable in
  * order.  An update with nothing to write is a barrier: its
@@ -1492,6 +1494,14 @@ conf_change(struct raft *r, const struct raft_event *ev)
 	if (r->role != RAFT_LEADER)
 		return (RAFT_NOT_LEADER);
 	if (r->transfer_to != 0 || r->conf_index > r->commit)
+		return (RAFT_BUSY);
+	/*
+	 * Not before an entry of this term has committed (the no-op):
+	 * else a change appended by a new leader can diverge from one that
+	 * an older leader's term committed (Ongaro, raft-dev 2015, the
+	 * single-server change bug).
+	 */
+	if (term_at(r, r->commit) != r->term)
 		return (RAFT_BUSY);
 	if (ev->to == 0)
 		return (RAFT_INVALID);
