@@ -1661,6 +1661,16 @@ rule_transfer(void)
 static void
 rule_membership(void)
 {
+	reset();
+	cmds("add-nodes 3;campaign 1;deliver-msgs 2 3;persist 2 3;"
+	    "deliver-msgs 1;persist 1;deliver-msgs 2 3;persist 2 3;"
+	    "deliver-msgs 1");
+	got = cmd("conf 1 add-learner 4");
+	HAS("rc busy", "m: no change before the new leader's no-op commits");
+	cmds("persist 1;deliver-msgs 2 3;persist 2 3;deliver-msgs 1");
+	got = cmd("conf 1 add-learner 4");
+	HAS("append 3@2 conf 1,2,3,l4", "m: once it has, the change goes");
+
 	three_with_leader();
 	cmds("add-empty 4");
 	got = cmd("conf 1 add-learner 4");
