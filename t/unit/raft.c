@@ -1357,7 +1357,8 @@ rule_follower_commit(void)
 		HAS("send 2->1 append-resp t2 index=2 (after persist)",
 		    "r2: the ack waits for the write");
 		if (!bugged) {
-			NOT("  commit", "r2: no commit beyond the persisted log");
+			NOT("  commit", "r2: no commit beyond the persisted "
+			    "log");
 			got = cmd("persist 2");
 			HAS("  commit 2", "r2: commit 2 once 2 is durable");
 		} else
@@ -1437,8 +1438,8 @@ rule_no_campaign_persisting(void)
 		    "ents=2@2:a");
 		got = cmd("tick 2 5000");
 		if (!bugged) {
-			NOT("send", "r4: election timeout with 2@2 unpersisted: "
-			    "no campaign");
+			NOT("send", "r4: election timeout with 2@2 "
+			    "unpersisted: no campaign");
 			got = cmd("campaign 2");
 			HAS("rc busy", "r4: nor on demand");
 			got = cmd("persist 2");
