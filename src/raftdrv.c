@@ -854,14 +854,31 @@ raftdrv_compact(struct raftdrv_group *g, struct raft_update *u)
 	struct raftdrv_job	*j;
 	const struct raft_conf	*c;
 	struct raft_event	 ev;
+	const struct raft_peer_status *pr;
 	enum raft_rc		 rc;
 	raft_index		 x;
 	raft_term		 term;
+	unsigned		 i;
 
 	if (g->applied < g->snap_index + drv->cfg.compact_every ||
 	    g->applied <= drv->cfg.compact_keep)
 		return;
 	x = g->applied - drv->cfg.compact_keep;
+	/* A leader keeps what an active follower still needs, so that it
+	 * catches up from the log rather than through a snapshot that the
+	 * next compaction outdates; up to 8 compactions' worth, so that a
+	 * slow follower cannot keep the log growing. */
+	raft_status(g->r, &drv->status);
+	if (drv->status.role == RAFT_LEADER) {
+		for (i = 0; i < drv->status.n_peers; i++) {
+			pr = &drv->status.peers[i];
+			if (pr->id == drv->cfg.id || !pr->active ||
+			    pr->match >= x)
+				continue;
+			if (pr->match + 8 * drv->cfg.compact_every >= x)
+				x = pr->match;
+		}
+	}
 	if (x <= g->snap_index || x > raftdrv_last(g) ||
 	    (c = raftdrv_conf_at(g, x)) == NULL)
 		return;
