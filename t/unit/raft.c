@@ -20,12 +20,18 @@
  *	restore ID term=T vote=V commit=C log=I@T,...   restart from a disk
  *	campaign ID | tick ID MS | propose ID DATA... | transfer ID TO
  *	conf ID add-learner|promote|remove X | compact ID INDEX
- *	persist ID...			make ID's writes durable (process-ready)
- *	deliver-msgs ID...		deliver what is queued for ID
- *	drop-msgs ID...			lose what is queued for ID
- *	stabilize [ID...]		persist and deliver until quiet
+ *	persist ID... (process-ready)	make ID's writes durable, in order
+ *	deliver-msgs [ID...]		deliver what is queued for ID (all)
+ *	drop-msgs [ID...]		lose what is queued for ID (all)
+ *	stabilize			persist and deliver until quiet
+ *	run MS				tick all every 50 ms and stabilize,
+ *					printing only role changes
  *	inject TO TYPE key=val...	hand TO a crafted message
- *	isolate ID | heal | restart ID | disk-fail ID | status ID | log ID
+ *	isolate ID | heal		drop ID's messages both ways | stop
+ *	restart ID			from its disk (unpersisted writes lost)
+ *	disk-fail ID			its next write fails
+ *	set-bugs ID NAME		bug NAME on from ID's next restart
+ *	status ID | log ID		the core's status | ID's disk
  *
  * A golden file is a list of blocks: a command line, a "----" line, the
  * expected output and a blank line.  RAFT_GOLDEN_REWRITE=1 rewrites the
