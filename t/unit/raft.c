@@ -1763,6 +1763,20 @@ rule_replication(void)
 	    "5@2 \"c\"]\n", "p: batched in one AppendEntries per follower");
 	got = cmd("propose 3 z");
 	HAS("rc not-leader", "p: a follower refuses proposals");
+	{
+		static char	 big[(1u << 20) + 1];
+		struct raft_buf	 bufs[2] = { { "a", 1 }, { big, sizeof big } };
+		struct raft_event ev;
+
+		memset(&ev, 0, sizeof ev);
+		ev.type = RAFT_EV_PROPOSE;
+		ev.bufs = bufs;
+		ev.n_bufs = 2;
+		ok(step(&nodes[1], &ev) == RAFT_TOO_BIG &&
+		    nodes[1].last.n_entries == 0 &&
+		    nodes[1].last.prop_first == 0, "p: a proposal over "
+		    "max_entry_bytes is refused whole (too-big)");
+	}
 
 	reset();
 	cmds("add-nodes 3 window=2;campaign 1;stabilize");
@@ -1783,10 +1797,121 @@ rule_replication(void)
 	HAS("precandidate", "e: a follower without a leader campaigns");
 }
 
+/* Deadline of a fresh voter of three after its first step at time 0. */
+static uint64_t
+first_deadline(uint64_t seed)
+{
+	struct raft_config	 cfg;
+	struct raft_restore	 rs;
+	struct raft_entry	 e;
+	struct raft_conf	 c = { 3, { { 1, RAFT_VOTER }, { 2, RAFT_VOTER },
+	    { 3, RAFT_VOTER } } };
+	struct raft_event	 ev;
+	struct raft_update	 u;
+	struct raft		*r;
+	uint8_t			 buf[64];
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.id = 1;
+	cfg.seed = seed;
+	cfg.election_ms = 1000;
+	r = raft_new(&cfg);
+	memset(&rs, 0, sizeof rs);
+	e.term = 1;
+	e.index = 1;
+	e.type = RAFT_ENTRY_CONF;
+	e.data = buf;
+	e.len = raft_conf_encode(&c, buf, sizeof buf);
+	rs.hs.term = 1;
+	rs.hs.commit = 1;
+	rs.entries = &e;
+	rs.n_entries = 1;
+	rs.applied = 1;
+	raft_restore(r, &rs);
+	memset(&ev, 0, sizeof ev);
+	ev.type = RAFT_EV_TICK;
+	raft_step(r, &ev, &u);
+	raft_free(r);
+	return (u.deadline);
+}
+
+/* Election timeouts, configuration encoding, restore checks, names. */
+static void
+rule_misc(void)
+{
+	struct raft_conf	 c = { 2, { { 7, RAFT_VOTER },
+	    { 1ULL << 40, RAFT_MEMBER_LEARNER } } }, d;
+	struct raft_restore	 rs;
+	struct raft_entry	 e[2];
+	struct raft_config	 cfg;
+	struct raft		*r;
+	uint8_t			 buf[64];
+	uint64_t		 t;
+	size_t			 len;
+	unsigned		 i;
+	bool			 in = true, differ = false;
+
+	for (i = 1; i <= 20; i++) {
+		t = first_deadline(i);
+		in = in && t >= 1000 && t < 2000;
+		differ = differ || t != first_deadline(1);
+	}
+	ok(in, "e: election timeouts are in [e, 2e)");
+	ok(first_deadline(42) == first_deadline(42), "e: the same seed "
+	    "gives the same timeouts (no global state)");
+	ok(differ, "e: other seeds give other timeouts");
+
+	len = raft_conf_encode(&c, buf, sizeof buf);
+	ok(len == 20 && raft_conf_decode(buf, len, &d) == 0 && d.n == 2 &&
+	    d.m[0].id == 7 && d.m[1].id == 1ULL << 40 &&
+	    d.m[1].role == RAFT_MEMBER_LEARNER, "c: conf round trip");
+	ok(raft_conf_decode(buf, len - 1, &d) == -1, "c: truncated conf "
+	    "refused");
+	ok(raft_conf_encode(&c, buf, 10) == 0, "c: encode respects cap");
+	buf[10] = 9;
+	ok(raft_conf_decode(buf, len, &d) == -1, "c: bad role refused");
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.id = 1;
+	r = raft_new(&cfg);
+	memset(&rs, 0, sizeof rs);
+	memset(e, 0, sizeof e);
+	e[0].index = 1;
+	e[0].term = 1;
+	e[1].index = 3;
+	e[1].term = 1;
+	rs.hs.term = 1;
+	rs.entries = e;
+	rs.n_entries = 2;
+	ok(raft_restore(r, &rs) == -1, "s: a log with a gap is refused");
+	e[1].index = 2;
+	e[1].term = 2;
+	ok(raft_restore(r, &rs) == -1, "s: an entry above the term is "
+	    "refused");
+	rs.hs.term = 2;
+	rs.applied = 3;
+	ok(raft_restore(r, &rs) == -1, "s: applied beyond the log is "
+	    "refused");
+	rs.applied = 2;
+	ok(raft_restore(r, &rs) == 0, "s: a consistent state is restored");
+	raft_free(r);
+	raft_free(NULL);
+
+	ok(strcmp(raft_bug_name(0), "commit-old-term") == 0 &&
+	    strcmp(raft_bug_name(RAFT_BUG_COUNT - 1), "snap-install-early")
+	    == 0 && raft_bug_name(RAFT_BUG_COUNT) == NULL,
+	    "n: bug names");
+	ok(strcmp(raft_role_name(RAFT_PRECANDIDATE), "precandidate") == 0 &&
+	    strcmp(raft_rc_name(RAFT_TOO_BIG), "too-big") == 0 &&
+	    strcmp(raft_msg_type_name(RAFT_MSG_TIMEOUT_NOW), "timeout-now") ==
+	    0, "n: role, rc and message names");
+}
+
 /* Run every table test. */
 static void
 rules(void)
 {
+	rule_misc();
 	rule_commit_current_term();
 	rule_leader_self_persisted();
 	rule_follower_commit();
