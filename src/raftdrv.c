@@ -923,8 +923,9 @@ raftdrv_handle(struct raftdrv_group *g, struct raft_update *u)
 		j = raftdrv_cur(drv);
 		if (u->hs_changed)
 			raftlog_put_hs(j->b, g->id, &u->hs);
+		/* The snapshot may or may not hold them: say so. */
 		while (g->props != NULL)
-			raftdrv_prop_done(g, RAFTDRV_LOST);
+			raftdrv_prop_done(g, RAFTDRV_UNKNOWN);
 		raftdrv_snap_chunk(g, u);
 	} else if (u->hs_changed || u->truncate_from != 0 ||
 	    u->n_entries > 0 || u->has_snap_chunk) {

@@ -37,6 +37,8 @@ enum raftdrv_result {
 	RAFTDRV_LOST,		/* its index got another entry: not applied */
 	RAFTDRV_STOPPED,	/* the group stopped first: outcome unknown */
 	RAFTDRV_FAILED,		/* the replica had a disk error */
+	RAFTDRV_UNKNOWN,	/* a snapshot replaced the log here: the
+				   batch may or may not be in it */
 };
 
 struct raftdrv_done {
@@ -114,7 +116,9 @@ void		 raftdrv_group_stop(struct raftdrv *, uint16_t);
 void		 raftdrv_recv(struct raftdrv *, uint16_t, const struct raft_msg *);
 /*
  * Propose n entries to a group.  RAFT_OK: cb is called once, when the
- * batch is committed and applied here, or lost, or the group stopped.
+ * batch is committed and applied here, or lost, or its outcome cannot
+ * be known here (the group stopped, a disk error, a snapshot installed
+ * over it).
  * Otherwise (RAFT_NOT_LEADER: raftdrv_leader() names the leader) nothing
  * was proposed and cb is not called.
  */
