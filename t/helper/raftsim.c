@@ -84,16 +84,24 @@ struct smrec {
 	uint64_t	 chain;
 };
 
-/* The state machine: every applied entry, r[k] has index k + 1. */
+/*
+ * The state machine: a hash chain of the applied entries.  n entries are
+ * applied; the records of base + 1 .. n are kept (r[k] has index
+ * base + 1 + k), those through base survive as their chain hash only.
+ */
 struct sm {
-	struct smrec	*r;
 	size_t		 n;
+	size_t		 base;
+	uint64_t	 base_chain;
+	raft_term	 base_term;
+	struct smrec	*r;
 	size_t		 cap;
 };
 
 /* An owned copy of a message. */
 struct smsg {
 	struct raft_msg	 m;
+	raft_term	 expect;	/* an ack's entry term when made */
 	struct raft_entry *ents;
 	uint8_t		*blob;
 	struct raft_conf conf;
@@ -179,6 +187,9 @@ enum sev_kind {
 	SE_UNPAUSE,
 	SE_LIVENESS,
 	SE_HEAL,
+	SE_CRASH,
+	SE_ISOLATE,
+	SE_REJOIN,
 };
 
 struct sev {
@@ -243,6 +254,14 @@ struct knobs {
 	unsigned	 restart_min;
 	unsigned	 restart_jitter;
 	unsigned	 clock_pm;	/* max drift, per mille */
+	unsigned	 scenario;	/* 0 swarm, 1 leader churn */
+	unsigned	 kill_leader_pm;	/* a new leader crashes soon */
+	unsigned	 kill_leader_ms;	/* within this */
+	unsigned	 isolate_pm;	/* cut it off rather than crash it */
+	unsigned	 kill_committer_pm;	/* a leader dies as it commits */
+	unsigned	 stall_pm;	/* an fsync stalls for a while */
+	unsigned	 kill_proposer_pm;	/* crash while persisting */
+	unsigned	 kill_replier_pm;	/* crash right after a reply */
 };
 
 struct crec {
@@ -278,7 +297,9 @@ struct sim {
 	struct knobs	 k;
 	bool		 faults;	/* the fault phase */
 	bool		 live;		/* the liveness phase */
-	uint64_t	 live_deadline;
+	uint64_t	 live_start;
+	uint64_t	 live_progress_at;	/* the last time members caught up */
+	uint64_t	 live_progress;		/* how far, summed over members */
 	bool		 done;
 	/* Checker state. */
 	raft_id		*leader_of;	/* by term */
@@ -832,43 +853,70 @@ slog_conf_at(const struct slog *l, raft_index index, struct raft_conf *conf)
 static void
 sm_push(struct sm *sm, const struct smrec *r)
 {
-	if (sm->n == sm->cap) {
+	if (sm->n - sm->base == sm->cap) {
 		sm->cap = sm->cap ? sm->cap * 2 : 64;
 		sm->r = xrealloc(sm->r, sm->cap * sizeof *sm->r);
 	}
-	sm->r[sm->n++] = *r;
+	sm->r[sm->n++ - sm->base] = *r;
 }
 
 /* The chain hash at the state machine's applied index. */
 static uint64_t
 sm_chain(const struct sm *sm)
 {
-	return (sm->n ? sm->r[sm->n - 1].chain : 0);
+	return (sm->n > sm->base ? sm->r[sm->n - sm->base - 1].chain :
+	    sm->base_chain);
+}
+
+/* The term of the last applied entry. */
+static raft_term
+sm_term(const struct sm *sm)
+{
+	return (sm->n > sm->base ? sm->r[sm->n - sm->base - 1].term :
+	    sm->base_term);
 }
 
 #define SNAP_MAGIC	0x52534e50u	/* "RSNP" */
+#define SNAP_HEAD	36
 #define SNAP_REC	33
+#define SNAP_KEEP	16		/* records in a snapshot */
 
-/* Serialise the state machine as snapshot bytes. */
+/*
+ * Serialise the state machine as snapshot bytes: its applied index, the
+ * chain hash and term some entries before it, those last entries' records,
+ * a checksum.  The chain hash stands for the whole prefix.
+ */
 static uint8_t *
 sm_encode(const struct sm *sm, size_t *lenp)
 {
-	size_t		 len = 12 + sm->n * SNAP_REC + 8, k, o = 0;
-	uint8_t		*b = xrealloc(NULL, len);
-	uint64_t	 h;
+	size_t		 start, len, k, o = 0;
+	uint8_t		*b;
+	uint64_t	 h, n = sm->n, st, chain;
 	uint32_t	 magic = SNAP_MAGIC;
-	uint64_t	 n = sm->n;
+	raft_term	 term;
 
+	start = sm->n > sm->base + SNAP_KEEP ? sm->n - SNAP_KEEP : sm->base;
+	len = SNAP_HEAD + (sm->n - start) * SNAP_REC + 8;
+	b = xrealloc(NULL, len);
+	st = start;
+	chain = start > sm->base ? sm->r[start - sm->base - 1].chain :
+	    sm->base_chain;
+	term = start > sm->base ? sm->r[start - sm->base - 1].term :
+	    sm->base_term;
 	memcpy(b + o, &magic, 4);
-	o += 4;
-	memcpy(b + o, &n, 8);
-	o += 8;
-	for (k = 0; k < sm->n; k++) {
-		memcpy(b + o, &sm->r[k].term, 8);
-		memcpy(b + o + 8, &sm->r[k].type, 1);
-		memcpy(b + o + 9, &sm->r[k].dhash, 8);
-		memcpy(b + o + 17, &sm->r[k].id, 8);
-		memcpy(b + o + 25, &sm->r[k].chain, 8);
+	memcpy(b + 4, &n, 8);
+	memcpy(b + 12, &st, 8);
+	memcpy(b + 20, &chain, 8);
+	memcpy(b + 28, &term, 8);
+	o = SNAP_HEAD;
+	for (k = start; k < sm->n; k++) {
+		const struct smrec *r = &sm->r[k - sm->base];
+
+		memcpy(b + o, &r->term, 8);
+		memcpy(b + o + 8, &r->type, 1);
+		memcpy(b + o + 9, &r->dhash, 8);
+		memcpy(b + o + 17, &r->id, 8);
+		memcpy(b + o + 25, &r->chain, 8);
 		o += SNAP_REC;
 	}
 	h = hbytes(SNAP_MAGIC, b, o);
@@ -882,21 +930,27 @@ static int
 sm_decode(const uint8_t *b, size_t len, struct sm *sm)
 {
 	uint32_t	 magic;
-	uint64_t	 n, h, chain = 0;
-	size_t		 k, o = 12;
+	uint64_t	 n, st, h, chain;
+	size_t		 k, o = SNAP_HEAD;
 	struct smrec	 r;
 
 	memset(sm, 0, sizeof *sm);
-	if (len < 20)
+	if (len < SNAP_HEAD + 8)
 		return (-1);
 	memcpy(&magic, b, 4);
 	memcpy(&n, b + 4, 8);
-	if (magic != SNAP_MAGIC || len != 12 + n * SNAP_REC + 8)
+	memcpy(&st, b + 12, 8);
+	if (magic != SNAP_MAGIC || st > n || n - st > len ||
+	    len != SNAP_HEAD + (n - st) * SNAP_REC + 8)
 		return (-1);
 	memcpy(&h, b + len - 8, 8);
 	if (h != hbytes(SNAP_MAGIC, b, len - 8))
 		return (-1);
-	for (k = 0; k < n; k++) {
+	sm->n = sm->base = st;
+	memcpy(&sm->base_chain, b + 20, 8);
+	memcpy(&sm->base_term, b + 28, 8);
+	chain = sm->base_chain;
+	for (k = st; k < n; k++) {
 		memcpy(&r.term, b + o, 8);
 		memcpy(&r.type, b + o + 8, 1);
 		memcpy(&r.dhash, b + o + 9, 8);
@@ -1003,20 +1057,28 @@ static enum raft_rc node_step(struct sim *, struct node *,
 		    struct raft_event *, hook_f *, void *);
 static void	node_crash(struct sim *, struct node *, bool);
 static void	check_node(struct sim *, struct node *);
+static void	disk_install(struct sim *, struct node *, struct wrec *);
 
-/* Is the node durable through index, with the term the core wrote? */
+/* Does the durable log hold index with term (0: the core's term now)? */
 static bool
-durable_has(const struct node *n, raft_index index)
+durable_holds(const struct node *n, raft_index index, raft_term term)
 {
-	const struct sent	*d, *v;
+	const struct sent	*d;
 
 	if (index <= n->dlog.snap_index)
 		return (true);
 	if ((d = slog_at(&n->dlog, index)) == NULL || d->torn)
 		return (false);
-	if ((v = slog_at(&n->vlog, index)) != NULL && v->term != d->term)
-		return (false);
-	return (true);
+	if (term == 0)
+		term = slog_term(&n->vlog, index);
+	return (term == 0 || term == d->term);
+}
+
+/* Is the node durable through index, with the term the core wrote? */
+static bool
+durable_has(const struct node *n, raft_index index)
+{
+	return (durable_holds(n, index, 0));
 }
 
 /* The durable log's last good index. */
@@ -1032,12 +1094,22 @@ durable_last(const struct node *n)
 
 /* The wire rules a driver can check when a message leaves. */
 static void
-check_send(struct sim *s, struct node *n, const struct raft_msg *m)
+check_send(struct sim *s, struct node *n, const struct smsg *c)
 {
+	const struct raft_msg	*m = &c->m;
 	bool	reply = m->type == RAFT_MSG_VOTE_RESP ||
 	    m->type == RAFT_MSG_APPEND_RESP || m->type == RAFT_MSG_SNAP_RESP;
 
-	if (s->safety_only || !reply)
+	if (s->safety_only)
+		return;
+	if (m->type == RAFT_MSG_VOTE && m->index > n->dlog.snap_index &&
+	    slog_term(&n->dlog, m->index) != m->log_term)
+		violation(s, "vote-claims-undurable", "n%" PRIu64 " asks "
+		    "for a %svote claiming index %" PRIu64 " term %" PRIu64
+		    " but its durable log ends at %" PRIu64, n->id,
+		    m->prevote ? "pre-" : "", m->index, m->log_term,
+		    durable_last(n));
+	if (!reply)
 		return;
 	if (m->type == RAFT_MSG_VOTE_RESP && m->prevote)
 		return;
@@ -1053,13 +1125,13 @@ check_send(struct sim *s, struct node *n, const struct raft_msg *m)
 		    "term/vote is %" PRIu64 "/%" PRIu64, n->id, m->term, m->to,
 		    n->hs.term, n->hs.vote);
 	else if (m->type == RAFT_MSG_APPEND_RESP && !m->reject &&
-	    !durable_has(n, m->index))
+	    !durable_holds(n, m->index, c->expect))
 		violation(s, "ack-before-durable", "n%" PRIu64 " acks index %"
 		    PRIu64 " to n%" PRIu64 " (term %" PRIu64 ") but its durable "
 		    "log ends at %" PRIu64, n->id, m->index, m->to, m->term,
 		    durable_last(n));
 	else if (m->type == RAFT_MSG_SNAP_RESP && m->done && !m->reject &&
-	    !durable_has(n, m->index) && n->sm.n < m->index)
+	    !durable_holds(n, m->index, c->expect) && n->sm.n < m->index)
 		violation(s, "snap-ack-before-durable", "n%" PRIu64 " reports "
 		    "the snapshot at %" PRIu64 " installed but its durable "
 		    "snapshot is at %" PRIu64, n->id, m->index,
@@ -1101,7 +1173,12 @@ net_send(struct sim *s, struct node *n, struct smsg *c)
 		c->m.len = len;
 		c->m.last = m->offset + len == v->len;
 	}
-	check_send(s, n, m);
+	check_send(s, n, c);
+	if (s->faults && (m->type == RAFT_MSG_VOTE_RESP ||
+	    m->type == RAFT_MSG_APPEND_RESP) && !m->reject &&
+	    rnd_pm(s, s->k.kill_replier_pm))
+		sev_push(s, s->now + rnd_below(s, s->k.net_min + 2), SE_CRASH,
+		    n->id, n->life, 0, NULL);
 	if (m->to == 0 || m->to > SIM_NODES || s->cut[n->id][m->to] ||
 	    (s->faults && rnd_pm(s, s->k.drop_pm))) {
 		trace(s, T_DROP, n->id, m->type, m->to, m->term, m->index,
@@ -1255,36 +1332,53 @@ check_leader_log(struct sim *s, struct node *n, raft_term term)
 		    slog_term(&n->vlog, k), s->committed[k - 1].term);
 }
 
-/* A committed entry must be durable on a majority of the voters. */
-static void
-check_quorum(struct sim *s, struct node *n, raft_index index, uint64_t chain)
+/* Does a majority of conf's voters hold (index, chain) durably? */
+static bool
+quorum_holds(struct sim *s, const struct raft_conf *conf, raft_index index,
+    uint64_t chain, char *who, size_t wlen)
 {
-	struct raft_status	 st;
-	unsigned		 voters = 0, have = 0, k;
-	struct node		*v;
-	uint64_t		 c;
+	unsigned	 voters = 0, have = 0, k;
+	struct node	*v;
+	uint64_t	 c;
+	size_t		 o;
 
-	if (s->safety_only)
-		return;
-	raft_status(n->r, &st);
-	for (k = 0; k < st.conf.n; k++) {
-		if (st.conf.m[k].role != RAFT_VOTER)
+	for (k = 0; k < conf->n; k++) {
+		if (conf->m[k].role != RAFT_VOTER)
 			continue;
 		voters++;
-		if (st.conf.m[k].id == 0 || st.conf.m[k].id > SIM_NODES)
+		if (conf->m[k].id == 0 || conf->m[k].id > SIM_NODES)
 			continue;
-		v = &s->nodes[st.conf.m[k].id];
-		if (index <= v->dlog.snap_index || (v->sm.n >= index &&
-		    v->dlog.snap_index >= index))
+		v = &s->nodes[conf->m[k].id];
+		o = strlen(who);
+		snprintf(who + o, wlen - o, " n%" PRIu64 ":%" PRIu64, v->id,
+		    durable_last(v));
+		if (index <= v->dlog.snap_index)
 			have++;
 		else if (slog_chain(&v->dlog, index, &c) && c == chain &&
 		    !slog_at(&v->dlog, index)->torn)
 			have++;
 	}
-	if (voters > 0 && have * 2 <= voters)
-		violation(s, "commit-without-durable-quorum", "n%" PRIu64
-		    " applies index %" PRIu64 " which only %u of %u voters "
-		    "hold durably", n->id, index, have, voters);
+	return (voters == 0 || have * 2 > voters);
+}
+
+/*
+ * When a leader's commit index moves, the entry there (and so, by its
+ * chain hash, every entry before it) must be durable on a majority of the
+ * voters of the leader's configuration.
+ */
+static void
+check_quorum(struct sim *s, struct node *n, const struct raft_status *st)
+{
+	char		who[256] = "";
+	uint64_t	chain;
+
+	if (s->safety_only || !slog_chain(&n->vlog, st->commit, &chain))
+		return;
+	if (!quorum_holds(s, &st->conf, st->commit, chain, who, sizeof who))
+		violation(s, "commit-without-durable-quorum", "leader n%"
+		    PRIu64 " commits index %" PRIu64 " which no majority of "
+		    "voters holds durably (voter:durable%s)", n->id,
+		    st->commit, who);
 }
 
 /* Apply one committed entry to the node's state machine. */
@@ -1362,7 +1456,6 @@ sm_apply(struct sim *s, struct node *n, const struct raft_entry *e)
 			c->cterm = c[-1].cterm;
 		c->chain = r.chain;
 		c->acked = 0;
-		check_quorum(s, n, e->index, r.chain);
 	}
 	/* The proposer acknowledges its client when it applies the entry. */
 	for (k = 0; k < n->n_pend; k++) {
@@ -1397,7 +1490,7 @@ sm_install(struct sim *s, struct node *n, const uint8_t *b, size_t len,
 		    "snapshot whose bytes do not check out", n->id);
 		return (false);
 	}
-	if (nsm.n != index || (index > 0 && nsm.r[index - 1].term != term)) {
+	if (nsm.n != index || sm_term(&nsm) != term) {
 		violation(s, "snapshot-mismatch", "n%" PRIu64 " staged a "
 		    "snapshot of index %zu for index %" PRIu64 " term %" PRIu64,
 		    n->id, nsm.n, index, term);
@@ -1411,18 +1504,33 @@ sm_install(struct sim *s, struct node *n, const uint8_t *b, size_t len,
 		free(nsm.r);
 		return (false);
 	}
-	for (k = 0; k < nsm.n; k++) {
-		if (k < s->n_committed && s->committed[k].chain !=
-		    nsm.r[k].chain) {
+	/* The chain hash at base covers every entry through it. */
+	for (k = nsm.base; k < nsm.n; k++) {
+		uint64_t c = k == nsm.base ? nsm.base_chain :
+		    nsm.r[k - nsm.base - 1].chain;
+
+		if (k > 0 && k <= s->n_committed &&
+		    s->committed[k - 1].chain != c) {
 			violation(s, "state-machine-safety", "n%" PRIu64
 			    " installs a snapshot that differs from the "
-			    "committed entries at %zu", n->id, k + 1);
+			    "committed entries at %zu", n->id, k);
 			free(nsm.r);
 			return (false);
 		}
-		if (k >= n->sm.n && nsm.r[k].id != 0 &&
-		    nsm.r[k].id - 1 < s->n_props) {
-			p = &s->props[nsm.r[k].id - 1];
+	}
+	if (nsm.n > 0 && nsm.n <= s->n_committed &&
+	    s->committed[nsm.n - 1].chain != sm_chain(&nsm)) {
+		violation(s, "state-machine-safety", "n%" PRIu64 " installs a "
+		    "snapshot that differs from the committed entries at %zu",
+		    n->id, nsm.n);
+		free(nsm.r);
+		return (false);
+	}
+	for (k = nsm.base; k < nsm.n; k++) {
+		const struct smrec *r = &nsm.r[k - nsm.base];
+
+		if (k >= n->sm.n && r->id != 0 && r->id - 1 < s->n_props) {
+			p = &s->props[r->id - 1];
 			p->applied_at[n->id] = k + 1;
 		}
 	}
@@ -1440,13 +1548,30 @@ static void
 check_node(struct sim *s, struct node *n)
 {
 	struct raft_status	st;
+	bool			was_leader;
 
 	if (!n->up || n->r == NULL)
 		return;
 	raft_status(n->r, &st);
+	was_leader = n->role_seen == RAFT_LEADER && n->term_seen == st.term;
 	if (st.role != n->role_seen || st.term != n->term_seen) {
 		trace(s, T_ROLE, n->id, st.role, st.term, st.commit,
 		    slog_last(&n->vlog), 0);
+		if (!s->safety_only && st.role != n->role_seen &&
+		    (st.role == RAFT_PRECANDIDATE ||
+		    st.role == RAFT_CANDIDATE) &&
+		    !durable_has(n, slog_last(&n->vlog)))
+			violation(s, "campaign-while-persisting", "n%" PRIu64
+			    " campaigns with its log through %" PRIu64
+			    " but durable only through %" PRIu64, n->id,
+			    slog_last(&n->vlog), durable_last(n));
+		/* Leaders die young: partially replicated entries. */
+		if (st.role == RAFT_LEADER && s->faults &&
+		    rnd_pm(s, s->k.kill_leader_pm))
+			sev_push(s, s->now + rnd_below(s,
+			    s->k.kill_leader_ms), rnd_pm(s,
+			    s->k.isolate_pm) ? SE_ISOLATE : SE_CRASH, n->id,
+			    n->life, 0, NULL);
 		if (st.role == RAFT_LEADER && n->role_seen != RAFT_LEADER)
 			s->n_elections++;
 		if (st.role == RAFT_FAILED && n->restart_at == 0) {
@@ -1482,7 +1607,21 @@ check_node(struct sim *s, struct node *n)
 		    "went from %" PRIu64 " back to %" PRIu64, n->id,
 		    n->commit_seen, st.commit);
 	else if (st.commit > n->commit_seen) {
-		if (!s->safety_only && st.role != RAFT_LEADER &&
+		/* Raft §5.4.2: a leader commits by counting its own term. */
+		if (!s->safety_only && st.role == RAFT_LEADER && was_leader &&
+		    slog_term(&n->vlog, st.commit) != 0 &&
+		    slog_term(&n->vlog, st.commit) != st.term)
+			violation(s, "commit-old-term", "leader n%" PRIu64
+			    " of term %" PRIu64 " commits through %" PRIu64
+			    ", an entry of term %" PRIu64, n->id, st.term,
+			    st.commit, slog_term(&n->vlog, st.commit));
+		if (st.role == RAFT_LEADER || was_leader)
+			check_quorum(s, n, &st);
+		if (st.role == RAFT_LEADER && s->faults &&
+		    rnd_pm(s, s->k.kill_committer_pm))
+			sev_push(s, s->now, rnd_pm(s, s->k.isolate_pm) ?
+			    SE_ISOLATE : SE_CRASH, n->id, n->life, 0, NULL);
+		if (!s->safety_only && st.role != RAFT_LEADER && !was_leader &&
 		    st.commit > durable_last(n))
 			violation(s, "follower-commit-beyond-durable", "n%"
 			    PRIu64 " (%s) commits through %" PRIu64 " but its "
@@ -1608,6 +1747,9 @@ handle_update(struct sim *s, struct node *n, const struct raft_update *u)
 		w->msgs = xcalloc(nwait ? nwait : 1, sizeof *w->msgs);
 		lat = write ? s->k.fsync_min +
 		    rnd_below(s, s->k.fsync_jitter + 1) : 0;
+		if (write && s->faults && rnd_pm(s, s->k.stall_pm))
+			lat += rnd_range(s, s->k.election_ms / 2,
+			    s->k.election_ms * 3);
 		w->done_at = s->now + lat;
 		if (w->done_at < n->disk_busy)
 			w->done_at = n->disk_busy;
@@ -1616,6 +1758,9 @@ handle_update(struct sim *s, struct node *n, const struct raft_update *u)
 	for (k = 0; k < u->n_msgs; k++) {
 		c = smsg_copy(&u->msgs[k]);
 		c->m.from = n->id;
+		if (c->m.type == RAFT_MSG_APPEND_RESP ||
+		    c->m.type == RAFT_MSG_SNAP_RESP)
+			c->expect = slog_term(&n->vlog, c->m.index);
 		if (u->msgs[k].wait == RAFT_WAIT_PERSIST)
 			w->msgs[w->n_msgs++] = c;
 		else
@@ -1692,7 +1837,7 @@ handle_update(struct sim *s, struct node *n, const struct raft_update *u)
 		ev.type = RAFT_EV_SNAP_READY;
 		ev.to = snap_need;
 		ev.index = view_make(s, n, snap_need);
-		ev.term = n->sm.n ? n->sm.r[n->sm.n - 1].term : 0;
+		ev.term = sm_term(&n->sm);
 		node_step(s, n, &ev, NULL, NULL);
 	}
 }
@@ -1752,19 +1897,26 @@ disk_land(struct sim *s, struct node *n, struct wrec *w)
 	if (w->has_chunk) {
 		if (w->c_offset == 0)
 			n->stage_len = 0;
-		if (w->c_offset != n->stage_len) {
+		if (w->c_offset != n->stage_len && !s->safety_only) {
 			violation(s, "snapshot-staging", "n%" PRIu64 " stages "
 			    "a chunk at offset %" PRIu64 " after %zu bytes",
 			    n->id, w->c_offset, n->stage_len);
 			return;
 		}
-		if (n->stage_len + w->c_len > n->stage_cap) {
-			n->stage_cap = (n->stage_len + w->c_len) * 2;
+		/* Written where it says (a hole reads as zeros). */
+		if (w->c_offset + w->c_len > n->stage_cap) {
+			n->stage_cap = (w->c_offset + w->c_len) * 2;
 			n->stage = xrealloc(n->stage, n->stage_cap);
 		}
+		if (w->c_offset > n->stage_len)
+			memset(n->stage + n->stage_len, 0,
+			    w->c_offset - n->stage_len);
 		if (w->c_len > 0)
-			memcpy(n->stage + n->stage_len, w->c_data, w->c_len);
-		n->stage_len += w->c_len;
+			memcpy(n->stage + w->c_offset, w->c_data, w->c_len);
+		n->stage_len = w->c_offset + w->c_len;
+		/* The write with the last chunk is the install. */
+		if (w->c_last && !s->failed)
+			disk_install(s, n, w);
 	}
 }
 
@@ -1898,8 +2050,6 @@ disk_done(struct sim *s, struct sev *e)
 		w->msgs[k] = NULL;
 	}
 	w->n_msgs = 0;
-	if (w->has_chunk && w->c_last && !s->failed)
-		disk_install(s, n, w);
 	memset(&ev, 0, sizeof ev);
 	ev.type = RAFT_EV_PERSISTED;
 	ev.index = w->p_index;
@@ -2161,6 +2311,9 @@ propose_hook(struct sim *s, struct node *n, const struct raft_update *u,
 		}
 		n->pend[n->n_pend++] = ids[0] + k;
 	}
+	if (s->faults && rnd_pm(s, s->k.kill_proposer_pm))
+		sev_push(s, s->now + rnd_below(s, s->k.fsync_min +
+		    s->k.fsync_jitter + 1), SE_CRASH, n->id, n->life, 0, NULL);
 }
 
 /* A client proposes a batch of unique payloads, mostly to the leader. */
@@ -2457,26 +2610,36 @@ liveness_start(struct sim *s)
 			node_start(s, n);
 		}
 	}
-	s->live_deadline = s->now + 40 * (uint64_t)s->k.election_ms +
-	    20 * (s->k.net_min + s->k.net_jitter + s->k.fsync_min +
-	    s->k.fsync_jitter) + 2000;
+	s->live_start = s->live_progress_at = s->now;
+	s->live_progress = 0;
 	sev_push(s, s->now + s->k.election_ms, SE_LIVENESS, 0, 0, 0, NULL);
 }
 
-/* Liveness: a leader, and every acknowledged proposal applied everywhere. */
+/* The bounds of the liveness phase (simulated ms). */
+#define LIVE_LEADER_MS(s)	(20 * (uint64_t)(s)->k.election_ms + 1000)
+#define LIVE_STALL_MS(s)	(30 * (uint64_t)(s)->k.election_ms + 2000)
+#define LIVE_MAX_MS		120000
+
+/*
+ * Liveness, once the faults stop: a leader within LIVE_LEADER_MS, then
+ * every acknowledged proposal applied on every member of its
+ * configuration, the members never going LIVE_STALL_MS without catching
+ * up some (slow catch-up is not a stall), all within LIVE_MAX_MS.
+ */
 static void
 liveness_check(struct sim *s)
 {
 	struct node		*l = find_leader(s), *n;
 	struct raft_status	 st;
 	unsigned		 k;
+	uint64_t		 progress = 0, since = s->now - s->live_start;
 	char			 why[256];
 
 	snprintf(why, sizeof why, "no leader");
 	if (l != NULL) {
 		raft_status(l->r, &st);
 		why[0] = '\0';
-		for (k = 0; k < st.conf.n && why[0] == '\0'; k++) {
+		for (k = 0; k < st.conf.n; k++) {
 			raft_id id = st.conf.m[k].id;
 
 			if (id == 0 || id > SIM_NODES ||
@@ -2487,7 +2650,9 @@ liveness_check(struct sim *s)
 				break;
 			}
 			n = &s->nodes[id];
-			if (n->sm.n < s->max_acked)
+			progress += n->sm.n < s->max_acked ? n->sm.n :
+			    s->max_acked;
+			if (n->sm.n < s->max_acked && why[0] == '\0')
 				snprintf(why, sizeof why, "n%" PRIu64 " applied"
 				    " through %zu only, acknowledged through %"
 				    PRIu64 " (leader n%" PRIu64 " term %" PRIu64
@@ -2499,12 +2664,16 @@ liveness_check(struct sim *s)
 			return;
 		}
 	}
-	if (s->now >= s->live_deadline) {
+	if (progress > s->live_progress) {
+		s->live_progress = progress;
+		s->live_progress_at = s->now;
+	}
+	if ((l == NULL && since > LIVE_LEADER_MS(s)) ||
+	    s->now - s->live_progress_at > LIVE_STALL_MS(s) ||
+	    since > LIVE_MAX_MS) {
 		violation(s, "liveness", "%" PRIu64 " ms after the faults "
-		    "stopped: %s", s->now - (s->live_deadline -
-		    (40 * (uint64_t)s->k.election_ms + 20 * (s->k.net_min +
-		    s->k.net_jitter + s->k.fsync_min + s->k.fsync_jitter) +
-		    2000)), why);
+		    "stopped (%" PRIu64 " ms without progress): %s", since,
+		    s->now - s->live_progress_at, why);
 		return;
 	}
 	sev_push(s, s->now + s->k.election_ms / 2 + 1, SE_LIVENESS, 0, 0, 0,
@@ -2552,6 +2721,34 @@ knobs_draw(struct sim *s)
 	k->restart_min = 10 + rnd_below(s, 100);
 	k->restart_jitter = rnd_below(s, 2) ? k->election_ms * 4 : 100;
 	k->clock_pm = rnd_below(s, 50);
+	k->kill_leader_pm = rnd_pm(s, 400) ? rnd_below(s, 600) : 0;
+	k->stall_pm = rnd_pm(s, 400) ? rnd_below(s, 60) : 0;
+	k->kill_proposer_pm = rnd_pm(s, 300) ? rnd_below(s, 50) : 0;
+	k->kill_replier_pm = rnd_pm(s, 300) ? rnd_below(s, 10) : 0;
+	k->kill_leader_ms = 3 * (k->net_min + k->net_jitter) + 2;
+	/*
+	 * Leader churn (Raft Figure 8): leaders die a round trip or two
+	 * after their election, with entries of older terms half
+	 * replicated, one entry per AppendEntries, and come back quickly.
+	 */
+	if (rnd_pm(s, 150)) {
+		k->scenario = 1;
+		k->kill_leader_pm = 600 + rnd_below(s, 400);
+		k->kill_leader_ms = 2 * k->net_min + k->net_jitter +
+		    rnd_below(s, 2 * (k->net_min + k->net_jitter)) + 1;
+		k->restart_min = 5 + rnd_below(s, 30);
+		k->restart_jitter = k->election_ms * (1 + rnd_below(s, 3));
+		k->max_append_bytes = 1;
+		k->max_inflight = 1 + rnd_below(s, 2);
+		k->client_ms = 2 + rnd_below(s, 10);
+		k->drop_pm = rnd_below(s, 200);
+		k->w_part = k->w_pause = k->w_disk = k->w_conf = 0;
+		k->w_crash = rnd_below(s, 3);
+		k->isolate_pm = rnd_below(s, 1000);
+		if (rnd_pm(s, 500))
+			k->kill_leader_ms = k->net_min;
+		k->kill_committer_pm = rnd_below(s, 300);
+	}
 }
 
 /* Set up a seed's run: knobs, the initial voters and their first entry. */
@@ -2690,6 +2887,27 @@ sim_run(struct sim *s)
 			break;
 		case SE_HEAL:
 			liveness_start(s);
+			break;
+		case SE_CRASH:
+			if (n->up && e.life == n->life && s->faults)
+				node_crash(s, n, true);
+			break;
+		case SE_ISOLATE:
+			if (!n->up || e.life != n->life || !s->faults)
+				break;
+			for (i = 1; i <= SIM_NODES; i++)
+				s->cut[n->id][i] = s->cut[i][n->id] = true;
+			trace(s, T_PART, 0, 9, n->id, 0, 0, 0);
+			sev_push(s, s->now + rnd_range(s, s->k.election_ms,
+			    s->k.election_ms * 4), SE_REJOIN, n->id, 0, 0,
+			    NULL);
+			break;
+		case SE_REJOIN:
+			if (!s->faults)
+				break;
+			for (i = 1; i <= SIM_NODES; i++)
+				s->cut[n->id][i] = s->cut[i][n->id] = false;
+			trace(s, T_HEAL, n->id, 2, 0, 0, 0, 0);
 			break;
 		case SE_LIVENESS:
 			liveness_check(s);
@@ -2840,7 +3058,7 @@ main(int argc, char **argv)
 		cov[2] += s->n_installs;
 		cov[3] += s->n_torn;
 		cov[4] += s->n_acked;
-		if (single && verbose)
+		if (verbose && (single || seeds <= 100))
 			printf("seed %" PRIu64 " trace hash %016" PRIx64
 			    " (%" PRIu64 " events, %" PRIu64 " steps, %"
 			    PRIu64 " ms)\n", s->seed, s->thash, s->n_trace,
