@@ -1534,6 +1534,7 @@ conf_change(struct raft *r, const struct raft_event *ev)
 	}
 	len = raft_conf_encode(&c, buf, sizeof buf);
 	log_append(r, r->term, RAFT_ENTRY_CONF, buf, len);
+	r->u_prop_first = r->u_prop_last = last_index(r);
 	for (i = 0; i < r->n_peers; i++)
 		if (r->peers[i].id != r->cfg.id)
 			send_append(r, &r->peers[i]);

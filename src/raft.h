@@ -247,8 +247,8 @@ struct raft_update {
 	const struct raft_entry	*apply;		/* committed, in order */
 	size_t			 n_apply;
 	raft_id			 snap_need;	/* 0, or a peer to send one */
-	raft_index		 prop_first;	/* PROPOSE: indexes given, */
-	raft_index		 prop_last;	/*   0 when none */
+	raft_index		 prop_first;	/* PROPOSE, CONF_CHANGE: the */
+	raft_index		 prop_last;	/*   indexes given, 0: none */
 	raft_term		 prop_term;
 	uint64_t		 deadline;	/* tick by then (ms) */
 };

@@ -1677,6 +1677,7 @@ rule_membership(void)
 	cmds("persist 1;deliver-msgs 2 3;persist 2 3;deliver-msgs 1");
 	got = cmd("conf 1 add-learner 4");
 	HAS("append 3@2 conf 1,2,3,l4", "m: once it has, the change goes");
+	HAS("proposed 3..3@2", "m: and its index and term are given");
 
 	three_with_leader();
 	cmds("add-empty 4");
