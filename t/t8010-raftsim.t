@@ -39,10 +39,10 @@ test_expect_success 'the runs reached crashes, snapshots and torn records' '
 		sed -n "s/.*crashes \([0-9]*\), snapshots installed \([0-9]*\), torn records \([0-9]*\), proposals acknowledged \([0-9]*\)/\1 \2 \3 \4/p" \
 		    $f >counts &&
 		read crashes installs torn acked <counts &&
-		test "$crashes" -gt 100 &&
-		test "$installs" -gt 10 &&
-		test "$torn" -gt 10 &&
-		test "$acked" -gt 1000 || return 1
+		test "$crashes" -gt 1000 &&
+		test "$installs" -gt 200 &&
+		test "$torn" -gt 100 &&
+		test "$acked" -gt 10000 || return 1
 	done
 '
 
@@ -112,27 +112,28 @@ do
 done
 
 # The bugs that show end to end, with the safety checks alone (no rule of
-# durability checked on the wire): name, nodes, budget.  campaign-while-
-# persisting does not show end to end here: the FIFO of writes makes its
-# vote requests wait for the entries they claim (docs/raft.md).
-while read bug nodes budget
+# durability checked on the wire), at 3 nodes: name and budget (a few times
+# the seeds it took when this was written, see docs/raft.md).
+# campaign-while-persisting shows end to end only rarely (at 5 nodes): the
+# FIFO of writes makes its vote requests wait for the entries they claim.
+while read bug budget
 do
-	test_expect_success "bug $bug is found by safety checks alone ($nodes nodes)" '
+	test_expect_success "bug $bug is found by the safety checks alone" '
 		test_expect_code 1 "$RAFTSIM" --bug $bug --seeds $budget \
-		    --nodes $nodes --safety-only >safe-$bug &&
+		    --safety-only >safe-$bug &&
 		test_grep "^bug $bug found after [0-9]* seeds" safe-$bug
 	'
 	test ! -f safe-$bug || grep "^bug " safe-$bug | sed 's/^/# /'
 done <<EOF
-commit-old-term 5 1000
-leader-self-unpersisted 3 500
-follower-commit-unpersisted 3 300
-vote-before-persist 3 300
-vote-no-uptodate 3 100
-truncate-stale-append 3 100
-ack-before-fsync 3 300
-disk-error-ignored 3 100
-snap-install-early 3 100
+commit-old-term 500
+leader-self-unpersisted 300
+follower-commit-unpersisted 100
+vote-before-persist 300
+vote-no-uptodate 50
+truncate-stale-append 50
+ack-before-fsync 200
+disk-error-ignored 100
+snap-install-early 300
 EOF
 
 test_done
