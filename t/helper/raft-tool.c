@@ -3,15 +3,18 @@
  * (t/t8020-raft-store.t).  Built with the failpoints (failpoint.h), so
  * FLOCKMQ_TEST_FAILPOINT=NAME[:N] kills it at a point of the storage path.
  *
- *	raft-tool load DIR [-g GROUPS] [-n PROPOSALS] [-l] [-k POINT[:N]
- *	    -a ACKED]
+ *	raft-tool load DIR [-g GROUPS] [-n PROPOSALS] [-l] [-c]
+ *	    [-k POINT[:N] -a ACKED]
  *		three voters in DIR/n1..n3 (started again from what is
  *		there); proposes PROPOSALS unique ids per group, in batches;
  *		prints "GROUP ID" once each is committed and applied on its
  *		leader (one write(2) per batch, so a kill loses no printed
  *		line).  -l keeps n3 cut off until half are acknowledged, so
  *		that it catches up through a snapshot (the log is compacted
- *		every 64 entries).  -k arms a failpoint once ACKED
+ *		every 64 entries).  -c cuts a random replica off for
+ *		1.2 s, mends it for 0.4 s, and so on (leaders change,
+ *		entries of old leaders are truncated, proposals are lost
+ *		and proposed again).  -k arms a failpoint once ACKED
  *		proposals are acknowledged (failpoint_set).
  *	raft-tool check DIR [-g GROUPS] ACKED
  *		starts the three again, waits until every replica applied
@@ -48,13 +51,18 @@
 struct load {
 	struct rc_cluster	 c;
 	uint64_t		 per_group;
-	uint64_t		 proposed[RC_MAX_GROUPS];
+	uint64_t		 proposed[RC_MAX_GROUPS];	/* not lost */
+	uint64_t		 next_id[RC_MAX_GROUPS];
 	unsigned		 slots[RC_MAX_GROUPS];	/* batches in flight */
 	uint64_t		 acked;
+	uint64_t		 lost;
 	uint64_t		 total;
 	uint64_t		 id_base;
 	bool			 lag;
 	bool			 lagging;
+	bool			 chaos;
+	int			 cut;		/* node cut off, or -1 */
+	ev_timer		 chaos_timer;
 	const char		*arm;		/* failpoint to set ... */
 	uint64_t		 arm_after;	/* ... after this many acks */
 };
@@ -85,9 +93,11 @@ load_done_cb(void *arg, const struct raftdrv_done *d)
 		if (write(1, out, len) != (ssize_t)len)
 			exit(1);
 		ld->acked += s->n;
-	} else
+	} else {
 		/* Lost or refused: propose the same count again. */
 		ld->proposed[s->group] -= s->n;
+		ld->lost += s->n;
+	}
 	if (ld->arm != NULL && ld->acked >= ld->arm_after) {
 		fprintf(stderr, "raft-tool: %llu acknowledged, failpoint "
 		    "%s armed\n", (unsigned long long)ld->acked, ld->arm);
@@ -114,8 +124,9 @@ load_propose(struct load *ld, struct load_slot *s)
 	s->n = 0;
 	while (s->n < TOOL_BATCH && ld->proposed[s->group] < ld->per_group) {
 		i = s->n++;
+		ld->proposed[s->group]++;
 		s->ids[i] = ld->id_base + (uint64_t)s->group * 1000000000ull +
-		    ++ld->proposed[s->group];
+		    ++ld->next_id[s->group];
 		rc_be64(data[i], s->ids[i]);
 		memset(data[i] + 8, 'x', sizeof data[i] - 8);
 		bufs[i].data = data[i];
@@ -156,21 +167,71 @@ load_finished(struct rc_cluster *c, void *arg)
 	return (false);
 }
 
+/* Chaos: cut a random node off for 1.2 s, mend for 0.4 s, again. */
+static void
+load_chaos_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct load	*ld = w->data;
+	int		 i;
+
+	if (ld->lagging)
+		return;
+	for (i = 0; i < 3; i++)
+		if (ld->cut != -1 && i != ld->cut)
+			raftdrv_inproc_cut(ld->c.ip, (raft_id)ld->cut + 1,
+			    (raft_id)i + 1, false);
+	if (ld->cut != -1) {
+		ld->cut = -1;
+		ev_timer_set(w, 0.4, 0.);
+		ev_timer_start(EV_A_ w);
+		return;
+	}
+	/* Longer than an election: leaders change. */
+	ev_timer_set(w, 1.2, 0.);
+	ev_timer_start(EV_A_ w);
+	ld->cut = rand() % 3;
+	for (i = 0; i < 3; i++)
+		if (i != ld->cut)
+			raftdrv_inproc_cut(ld->c.ip, (raft_id)ld->cut + 1,
+			    (raft_id)i + 1, true);
+}
+
+/* Stop the chaos and mend every link. */
+static void
+load_calm(struct load *ld)
+{
+	int	 i;
+
+	if (!ld->chaos)
+		return;
+	ev_timer_stop(ld->c.loop, &ld->chaos_timer);
+	for (i = 0; i < 3 && ld->cut != -1; i++)
+		if (i != ld->cut)
+			raftdrv_inproc_cut(ld->c.ip, (raft_id)ld->cut + 1,
+			    (raft_id)i + 1, false);
+	ld->cut = -1;
+	fprintf(stderr, "raft-tool: %llu proposals lost and proposed "
+	    "again\n", (unsigned long long)ld->lost);
+}
+
 /* raft-tool load. */
 static int
-cmd_load(const char *dir, int groups, uint64_t n, bool lag, const char *arm,
-    uint64_t arm_after)
+cmd_load(const char *dir, int groups, uint64_t n, bool lag, bool chaos,
+    const char *arm, uint64_t arm_after)
 {
 	struct load	 ld;
 	int		 i, rv = 0;
 
 	memset(&ld, 0, sizeof ld);
+	ld.cut = -1;
 	ld.arm = arm;
 	ld.arm_after = arm_after;
 	rc_init(&ld.c, dir, 3, groups);
 	ld.c.tmpl.compact_every = 64;
 	ld.c.tmpl.compact_keep = 16;
-	ld.c.tmpl.snap_chunk = 512;
+	/* Many chunks with -l (installs cut mid-way); fewer with -c, whose
+	 * state grows past what 512-byte round trips catch up with. */
+	ld.c.tmpl.snap_chunk = chaos ? 65536 : 512;
 	ld.per_group = n;
 	ld.total = n * (uint64_t)groups;
 	ld.id_base = (uint64_t)getpid() << 40;
@@ -182,6 +243,12 @@ cmd_load(const char *dir, int groups, uint64_t n, bool lag, const char *arm,
 		raftdrv_inproc_cut(ld.c.ip, 3, 1, true);
 		raftdrv_inproc_cut(ld.c.ip, 3, 2, true);
 	}
+	if ((ld.chaos = chaos)) {
+		srand((unsigned)getpid());
+		ev_timer_init(&ld.chaos_timer, load_chaos_cb, 0.4, 0.);
+		ld.chaos_timer.data = &ld;
+		ev_timer_start(ld.c.loop, &ld.chaos_timer);
+	}
 	if (!rc_run_until(&ld.c, rc_all_led, NULL, 20000)) {
 		fprintf(stderr, "raft-tool: no leader for every group\n");
 		rv = 1;
@@ -190,7 +257,8 @@ cmd_load(const char *dir, int groups, uint64_t n, bool lag, const char *arm,
 		    "s\n", (unsigned long long)ld.acked,
 		    (unsigned long long)ld.total);
 		rv = 1;
-	} else if (lag && !rc_run_until(&ld.c, rc_all_applied, NULL, 20000)) {
+	} else if (load_calm(&ld), (lag || chaos) &&
+	    !rc_run_until(&ld.c, rc_all_applied, NULL, 20000)) {
 		fprintf(stderr, "raft-tool: the lagging replica did not "
 		    "catch up\n");
 		rv = 1;
@@ -419,6 +487,43 @@ cmd_corrupt(const char *dir, int node, int group)
 	leveldb_close(db);
 	printf("%llu\n", (unsigned long long)last);
 	return (cause == NULL ? 0 : 1);
+}
+
+/* raft-tool dump: what a node stores of a group. */
+static int
+cmd_dump(const char *dir, int node, int group)
+{
+	struct raftlog		*rl;
+	struct raftlog_state	 st;
+	struct scan		 sc;
+	char			 path[600], *cause = NULL;
+	size_t			 i;
+
+	snprintf(path, sizeof path, "%s/n%d", dir, node);
+	if ((rl = raftlog_open(path, &cause)) == NULL ||
+	    raftlog_load(rl, (uint16_t)group, &st, &cause) != 0) {
+		fprintf(stderr, "%s\n", cause);
+		return (1);
+	}
+	printf("term %llu vote %llu commit %llu snapshot %llu/%llu "
+	    "entries %zu applied %llu\n", (unsigned long long)st.hs.term,
+	    (unsigned long long)st.hs.vote, (unsigned long long)st.hs.commit,
+	    (unsigned long long)st.snap_index,
+	    (unsigned long long)st.snap_term, st.n_entries,
+	    (unsigned long long)st.applied);
+	for (i = 0; i < st.n_entries; i++)
+		printf("  %llu t%llu type %u len %zu\n",
+		    (unsigned long long)st.entries[i].index,
+		    (unsigned long long)st.entries[i].term, st.entries[i].type,
+		    st.entries[i].len);
+	memset(&sc, 0, sizeof sc);
+	raftlog_sm_scan(rl, (uint16_t)group, STR(""), scan_cb, &sc, &cause);
+	printf("state machine: n %llu, %zu records, last at index %llu\n",
+	    (unsigned long long)sc.count, sc.n, sc.n > 0 ?
+	    (unsigned long long)sc.r[sc.n - 1].index : 0ull);
+	raftlog_state_release(&st);
+	raftlog_close(rl);
+	return (0);
 }
 
 /* raft-tool bump: count one more applied entry, as a replay would. */
@@ -728,15 +833,18 @@ main(int argc, char **argv)
 	const char	*arm = NULL;
 	uint64_t	 n = 500, arm_after = 0;
 	int		 ch, groups = 4;
-	bool		 lag = false;
+	bool		 lag = false, chaos = false;
 
 	if (argc < 3)
 		goto usage;
 	cmd = argv[1];
 	dir = argv[2];
 	optind = 3;
-	while ((ch = getopt(argc, argv, "a:g:k:ln:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:cg:k:ln:")) != -1) {
 		switch (ch) {
+		case 'c':
+			chaos = true;
+			break;
 		case 'a':
 			arm_after = strtoull(optarg, NULL, 10);
 			break;
@@ -759,11 +867,14 @@ main(int argc, char **argv)
 	if (groups < 1 || groups > RC_MAX_GROUPS)
 		goto usage;
 	if (strcmp(cmd, "load") == 0)
-		return (cmd_load(dir, groups, n, lag, arm, arm_after));
+		return (cmd_load(dir, groups, n, lag, chaos, arm, arm_after));
 	if (strcmp(cmd, "check") == 0 && optind < argc)
 		return (cmd_check(dir, groups, argv[optind]));
 	if (strcmp(cmd, "corrupt") == 0 && optind + 1 < argc)
 		return (cmd_corrupt(dir, atoi(argv[optind]),
+		    atoi(argv[optind + 1])));
+	if (strcmp(cmd, "dump") == 0 && optind + 1 < argc)
+		return (cmd_dump(dir, atoi(argv[optind]),
 		    atoi(argv[optind + 1])));
 	if (strcmp(cmd, "bump") == 0 && optind + 1 < argc)
 		return (cmd_bump(dir, atoi(argv[optind]),
@@ -772,7 +883,7 @@ main(int argc, char **argv)
 		return (cmd_api(dir));
 usage:
 	fprintf(stderr, "usage: raft-tool load DIR [-g GROUPS] [-n N] [-l] "
-	    "[-k POINT[:N] -a ACKED]\n"
+	    "[-c] [-k POINT[:N] -a ACKED]\n"
 	    "       raft-tool check DIR [-g GROUPS] ACKED\n"
 	    "       raft-tool corrupt DIR NODE GROUP\n"
 	    "       raft-tool bump DIR NODE GROUP\n"

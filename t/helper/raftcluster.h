@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ev.h>
 
@@ -139,13 +140,21 @@ rc_node_start(struct rc_cluster *c, int i)
 	struct raftdrv_sm	 sm;
 	struct raft_conf	 conf;
 	char			*cause = NULL;
-	int			 g;
+	int			 g, tries;
 
 	n->i = i;
 	snprintf(n->name, sizeof n->name, "n%d", i + 1);
 	snprintf(n->dir, sizeof n->dir, "%s/n%d", c->dir, i + 1);
 	mkdir(c->dir, 0755);
-	if ((n->rl = raftlog_open(n->dir, &cause)) == NULL)
+	/* A process killed a moment ago may hold the LOCK a little longer
+	 * than its main thread lives (its other threads are exiting). */
+	for (tries = 0; (n->rl = raftlog_open(n->dir, &cause)) == NULL &&
+	    strstr(cause, "lock") != NULL && tries < 100; tries++) {
+		free(cause);
+		cause = NULL;
+		usleep(50000);
+	}
+	if (n->rl == NULL)
 		goto fail;
 	cfg.id = (raft_id)i + 1;
 	cfg.name = n->name;
@@ -289,7 +298,8 @@ rc_all_led(struct rc_cluster *c, void *arg)
 	return (true);
 }
 
-/* True when every up node applied every group up to its leader's commit. */
+/* True when every group's leader committed its whole log and every up
+ * member applied it. */
 static inline bool
 rc_all_applied(struct rc_cluster *c, void *arg)
 {
@@ -302,7 +312,8 @@ rc_all_applied(struct rc_cluster *c, void *arg)
 			return (false);
 		raftdrv_status(c->node[l].drv, (uint16_t)g, &st);
 		commit = st.commit;
-		if (st.applied < commit)
+		/* Everything the leader has is committed (its no-op too). */
+		if (commit < st.last || st.applied < commit)
 			return (false);
 		for (i = 0; i < c->n_nodes; i++) {
 			if (!c->node[i].up ||
