@@ -155,6 +155,7 @@ struct raft {
 	raft_index		 persisted;
 	raft_index		 commit;
 	raft_index		 commit_target;
+	raft_index		 verified;	/* matched the leader, this term */
 	raft_index		 applying;	/* handed out in u.apply */
 	raft_index		 applied;
 	struct chunk		*ar_head;
@@ -549,6 +550,8 @@ log_truncate(struct raft *r, raft_index from)
 		r->persisted = from - 1;
 	if (r->commit_target >= from)
 		r->commit_target = from - 1;
+	if (r->verified >= from)
+		r->verified = from - 1;
 	if (r->conf_index >= from)
 		conf_reload(r);
 }
@@ -623,6 +626,9 @@ become_follower(struct raft *r, raft_term term, raft_id leader)
 {
 	unsigned	 i;
 
+	/* What a leader verified holds for that leader in that term only. */
+	if (term != r->term || leader != r->leader || leader == 0)
+		r->verified = 0;
 	if (term != r->term) {
 		r->term = term;
 		r->vote = 0;
@@ -694,6 +700,7 @@ campaign(struct raft *r, bool pre, bool transfer)
 	unsigned	 i;
 
 	r->leader = 0;
+	r->verified = 0;
 	r->timeout_now = false;
 	for (i = 0; i < r->n_peers; i++)
 		r->peers[i].vote = 0;
@@ -1187,7 +1194,14 @@ recv_append(struct raft *r, const struct raft_msg *m)
 	if (v > r->commit_target)
 		r->commit_target = v;
 	follower_commit(r);
-	append_reply(r, m, false, prev + n, 0);
+	/*
+	 * Acknowledge all this leader has verified in its term, not only
+	 * this message: an answer to a heartbeat then tells the leader
+	 * whether the AppendEntries sent before it arrived.
+	 */
+	if (prev + n > r->verified)
+		r->verified = prev + n;
+	append_reply(r, m, false, r->verified, 0);
 }
 
 /* Answer an InstallSnapshot chunk. */
@@ -1280,6 +1294,7 @@ snap_installed(struct raft *r, const struct raft_event *ev)
 	if (r->commit_target < r->snap_index)
 		r->commit_target = r->snap_index;
 	r->applying = r->applied = r->snap_index;
+	r->verified = r->snap_index;
 	conf_set(r, &r->snap_conf, r->snap_index);
 	out = msg_new(r, RAFT_MSG_SNAP_RESP, r->stage_from, reply_wait());
 	out->index = r->snap_index;

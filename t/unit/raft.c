@@ -1352,6 +1352,17 @@ rule_follower_commit(void)
 	got = cmd("inject 2 append from=1 term=2 index=3 logterm=2 commit=3");
 	HAS("  commit 3", "r2: an AppendEntries verifying 3 commits 3");
 
+	/* Acks claim what the leader verified in its term, no more. */
+	reset();
+	cmds("add-nodes 3;inject 2 append from=1 term=2 index=1 logterm=1 "
+	    "ents=2@2:a");
+	got = cmd("inject 2 append from=1 term=2 index=1 logterm=1");
+	HAS("send 2->1 append-resp t2 index=2", "a: a heartbeat's ack "
+	    "carries what this leader verified in this term (2)");
+	got = cmd("inject 2 append from=1 term=3 index=1 logterm=1");
+	HAS("send 2->1 append-resp t3 index=1", "a: in a new term, even "
+	    "of the same leader, only what it verifies again (1)");
+
 	for (bugged = 0; bugged <= 1; bugged++) {
 		reset();
 		cmds("add-nodes 3");
