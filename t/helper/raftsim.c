@@ -2623,8 +2623,9 @@ liveness_start(struct sim *s)
 /*
  * Liveness, once the faults stop: a leader within LIVE_LEADER_MS, then
  * every acknowledged proposal applied on every member of its
- * configuration, the members never going LIVE_STALL_MS without catching
- * up some (slow catch-up is not a stall), all within LIVE_MAX_MS.
+ * configuration, the members never going LIVE_STALL_MS without applying
+ * or making durable more entries (slow catch-up is not a stall), all
+ * within LIVE_MAX_MS.
  */
 static void
 liveness_check(struct sim *s)
@@ -2650,8 +2651,9 @@ liveness_check(struct sim *s)
 				break;
 			}
 			n = &s->nodes[id];
-			progress += n->sm.n < s->max_acked ? n->sm.n :
-			    s->max_acked;
+			/* Catching the log up is progress too. */
+			progress += (n->sm.n < s->max_acked ? n->sm.n :
+			    s->max_acked) + durable_last(n);
 			if (n->sm.n < s->max_acked && why[0] == '\0')
 				snprintf(why, sizeof why, "n%" PRIu64 " applied"
 				    " through %zu only, acknowledged through %"
