@@ -485,6 +485,9 @@ cmd_corrupt(const char *dir, int node, int group)
 	leveldb_put(db, wo, (char *)k, sizeof k, v, vlen, &cause);
 	leveldb_free(v);
 	leveldb_close(db);
+	leveldb_options_destroy(o);
+	leveldb_readoptions_destroy(ro);
+	leveldb_writeoptions_destroy(wo);
 	printf("%llu\n", (unsigned long long)last);
 	return (cause == NULL ? 0 : 1);
 }
