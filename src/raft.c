@@ -1004,6 +1004,7 @@ static void
 recv_append_resp(struct raft *r, const struct raft_msg *m)
 {
 	struct peer	*p;
+	raft_index	 h;
 
 	if (r->role != RAFT_LEADER || (p = peer_find(r, m->from)) == NULL)
 		return;
@@ -1056,7 +1057,17 @@ recv_append_resp(struct raft *r, const struct raft_msg *m)
 		return;
 	if (p->state == PR_PROBE && m->index != p->next - 1)
 		return;		/* not about the prev we probe now */
-	p->next = m->index < m->hint + 1 ? m->index : m->hint + 1;
+	/*
+	 * Probe next at the last index, at or below the follower's hint,
+	 * whose term is at most the follower's term there (etcd's
+	 * findConflictByTerm): one round trip per term, not per entry.
+	 */
+	h = m->hint < m->index - 1 ? m->hint : m->index - 1;
+	if (m->log_term != 0)
+		while (h > p->match && h > r->snap_index &&
+		    term_at(r, h) > m->log_term)
+			h--;
+	p->next = h + 1;
 	if (p->next < p->match + 1)
 		p->next = p->match + 1;
 	p->state = PR_PROBE;
@@ -1134,6 +1145,7 @@ append_reply(struct raft *r, const struct raft_msg *m, bool reject,
 	out->reject = reject;
 	out->index = index;
 	out->hint = hint;
+	out->log_term = reject ? term_at(r, hint) : 0;
 	out->seq = m->seq;
 }
 

@@ -142,8 +142,9 @@ enum raft_msg_type {
  *	APPEND		index, log_term: the entry before entries[];
  *			commit; entries, n_entries
  *	APPEND_RESP	reject; index: last index now matched (success) or
- *			the rejected prev index; hint: the follower's last
- *			index (on reject)
+ *			the rejected prev index; hint, log_term (on reject):
+ *			the follower's last index that may match (at most
+ *			its last) and its term there
  *	SNAP		index, log_term, conf: the snapshot's last entry and
  *			configuration; offset; data, len, last: the chunk
  *			(filled by the driver from its view, see raft_step)

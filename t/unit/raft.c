@@ -252,9 +252,10 @@ pr_msg(const struct raft_msg *m)
 		break;
 	case RAFT_MSG_APPEND_RESP:
 		if (m->reject)
-			pr(" reject index=%llu hint=%llu",
+			pr(" reject index=%llu hint=%llu@%llu",
 			    (unsigned long long)m->index,
-			    (unsigned long long)m->hint);
+			    (unsigned long long)m->hint,
+			    (unsigned long long)m->log_term);
 		else
 			pr(" index=%llu", (unsigned long long)m->index);
 		break;
@@ -1519,8 +1520,28 @@ rule_truncate(void)
 	    "ents=2@9:z");
 	NOT("truncate", "r5: never below commit (malformed is dropped)");
 	got = cmd("inject 2 append from=3 term=3 index=6 logterm=3 commit=2");
-	HAS("send 2->3 append-resp t3 reject index=6 hint=3",
+	HAS("send 2->3 append-resp t3 reject index=6 hint=3@3",
 	    "r5: a gap is rejected with the last index as hint");
+
+	/* A divergent suffix costs one round trip per term, not per entry. */
+	reset();
+	cmds("add-nodes 3;restore 1 term=3 log=2@3:x,3@3:y,4@3:z;"
+	    "restore 2 term=3 log=2@2:a,3@2:b,4@2:c,5@2:d;campaign 1;"
+	    "deliver-msgs 2;persist 2;deliver-msgs 1;persist 1;"
+	    "deliver-msgs 2;persist 2;deliver-msgs 1;drop-msgs 3");
+	got = cmd("deliver-msgs 2");
+	HAS("send 2->1 append-resp t4 reject index=4 hint=4@2",
+	    "r5: 2 rejects 4@3, hinting at its 4@2");
+	cmd("persist 2");
+	got = cmd("deliver-msgs 1");
+	HAS("send 1->2 append t4 prev=1@1 commit=1 [2@3 \"x\", 3@3 \"y\", "
+	    "4@3 \"z\", 5@4 noop]", "r5: the leader skips its entries of "
+	    "terms above 2 and resends from 2");
+	cmd("persist 1");
+	got = cmd("stabilize");
+	HAS("> 2 receive 1->2 append t4 prev=1@1 commit=1 [2@3 \"x\", 3@3 "
+	    "\"y\", 4@3 \"z\", 5@4 noop]\n  truncate from 2\n",
+	    "r5: 2 truncates its term-2 suffix at the real conflict (2)");
 }
 
 /* Rule 6: acks after fsync; a disk error silences the replica. */
