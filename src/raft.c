@@ -1051,7 +1051,7 @@ recv_append_resp(struct raft *r, const struct raft_msg *m)
 		send_append(r, p);
 		return;
 	}
-	if (m->index <= p->match)
+	if (m->index <= p->match || m->index == 0)
 		return;		/* stale: we know it has more */
 	if (p->state == PR_SNAPSHOT)
 		return;
