@@ -63,6 +63,39 @@ failpoint_set(const char *spec)
 	pthread_mutex_unlock(&failpoint_mtx);
 }
 
+/* The hit count if name is the chosen point and this is its hit, else 0. */
+static unsigned long
+failpoint_count(const char *name)
+{
+	unsigned long	 n;
+
+	pthread_once(&failpoint_once, failpoint_init);
+	pthread_mutex_lock(&failpoint_mtx);
+	if (failpoint_name[0] == '\0' || strcmp(name, failpoint_name) != 0) {
+		pthread_mutex_unlock(&failpoint_mtx);
+		return (0);
+	}
+	n = ++failpoint_hits;
+	pthread_mutex_unlock(&failpoint_mtx);
+	return (n == failpoint_at ? n : 0);
+}
+
+/* True (once) if name is the chosen point and this is its hit. */
+bool
+failpoint_fail(const char *name)
+{
+	char		 line[160];
+	int		 len;
+
+	if (failpoint_count(name) == 0)
+		return (false);
+	len = snprintf(line, sizeof line, "failpoint: '%s' hit, failing\n",
+	    name);
+	if (len > 0 && write(2, line, (size_t)len) < 0)
+		len = 0;
+	return (true);
+}
+
 /* Kill the process if name is the chosen point and this is its hit. */
 void
 failpoint_hit(const char *name)
@@ -71,15 +104,7 @@ failpoint_hit(const char *name)
 	char		 line[160];
 	int		 len;
 
-	pthread_once(&failpoint_once, failpoint_init);
-	pthread_mutex_lock(&failpoint_mtx);
-	if (failpoint_name[0] == '\0' || strcmp(name, failpoint_name) != 0) {
-		pthread_mutex_unlock(&failpoint_mtx);
-		return;
-	}
-	n = ++failpoint_hits;
-	pthread_mutex_unlock(&failpoint_mtx);
-	if (n != failpoint_at)
+	if ((n = failpoint_count(name)) == 0)
 		return;
 	len = snprintf(line, sizeof line, "failpoint: '%s' hit %lu times, "
 	    "killing the process\n", name, n);

@@ -36,7 +36,8 @@ enum raftdrv_result {
 	RAFTDRV_COMMITTED = 0,	/* committed and applied at first..last */
 	RAFTDRV_LOST,		/* its index got another entry: not applied */
 	RAFTDRV_STOPPED,	/* the group stopped first: outcome unknown */
-	RAFTDRV_FAILED,		/* the replica had a disk error */
+	RAFTDRV_FAILED,		/* a disk error here: outcome unknown (the
+				   other replicas may commit it) */
 	RAFTDRV_UNKNOWN,	/* a snapshot replaced the log here: the
 				   batch may or may not be in it */
 };

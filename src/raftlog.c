@@ -22,6 +22,7 @@
 #include <leveldb/c.h>
 
 #include "buf.h"
+#include "failpoint.h"
 #include "log.h"
 #include "raftlog.h"
 #include "store.h"
@@ -306,7 +307,11 @@ raftlog_write(struct raftlog *rl, struct raftlog_batch *b, bool sync,
 		    "one until the node is restarted", rl->path);
 		return (-1);
 	}
-	leveldb_write(rl->db, sync ? rl->wo_sync : rl->wo, b->wb, &err);
+	if (FAILPOINT_FAIL("raftlog-write-error"))
+		err = strdup("IO error: injected by a failpoint");
+	else
+		leveldb_write(rl->db, sync ? rl->wo_sync : rl->wo, b->wb,
+		    &err);
 	__atomic_add_fetch(&rl->writes, 1, __ATOMIC_RELAXED);
 	if (sync)
 		__atomic_add_fetch(&rl->syncs, 1, __ATOMIC_RELAXED);

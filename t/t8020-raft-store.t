@@ -116,6 +116,16 @@ test_expect_success 'replicas cut off at random, then killed after a write' '
 	cat chaoskill.check
 '
 
+test_expect_success 'a disk error on one replica: it stops, the others carry on, then all agree' '
+	"$tool" load diskerr -g 4 -n 400 -k raftlog-write-error:5 -a 300 \
+	    >diskerr.acked 2>diskerr.err &&
+	test $(wc -l <diskerr.acked) -eq 1600 &&
+	test_grep "raftdrv: raftlog: cannot write to .diskerr/n[123].: IO error: injected by a failpoint; every group of node .n[123]. stops voting and acknowledging until it is restarted" diskerr.err &&
+	"$tool" load diskerr -g 4 -n 50 >>diskerr.acked 2>/dev/null &&
+	"$tool" check diskerr -g 4 diskerr.acked >diskerr.check 2>diskerr.check.err &&
+	cat diskerr.check
+'
+
 test_expect_success 'kill -9 from outside under load, several times' '
 	: >ext.acked &&
 	for i in 1 2 3
