@@ -14,11 +14,14 @@
  * Without -g/-s/-b it runs 1 and 16 groups with 64-byte and 1 KiB
  * proposals.  DIR (default: the current directory) must be on the disk to
  * measure, not a tmpfs.  Prints one line per run: committed proposals/s,
- * fsyncs/s per node, proposals per fsync.
+ * fsyncs/s and writes/s per node, proposals per fsync, MB/s of proposals,
+ * and the median and 99th percentile of a batch's time from proposal to
+ * its leader's callback.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "raftcluster.h"
@@ -32,6 +35,9 @@ struct bench {
 	uint64_t		 lost;
 	uint64_t		 next_id;
 	bool			 running;
+	bool			 measuring;
+	uint64_t		*lat;		/* us, one per batch */
+	size_t			 n_lat, cap_lat;
 	uint8_t			*data;
 	struct raft_buf		*bufs;
 };
@@ -39,9 +45,28 @@ struct bench {
 struct bench_slot {
 	struct bench	*b;
 	int		 group;
+	uint64_t	 at;		/* proposed, us */
 };
 
 static void	bench_propose(struct bench *, int, struct bench_slot *);
+
+/* Microseconds of a monotonic clock. */
+static uint64_t
+bench_us(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+}
+
+static int
+bench_u64_cmp(const void *a, const void *b)
+{
+	uint64_t	 x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
 
 /* A batch is done: count it and propose the next. */
 static void
@@ -50,8 +75,18 @@ bench_done_cb(void *arg, const struct raftdrv_done *d)
 	struct bench_slot	*s = arg;
 	struct bench		*b = s->b;
 
-	if (d->result == RAFTDRV_COMMITTED)
+	if (d->result == RAFTDRV_COMMITTED) {
 		b->committed += d->last - d->first + 1;
+		if (b->measuring) {
+			if (b->n_lat == b->cap_lat) {
+				b->cap_lat = b->cap_lat == 0 ? 4096 :
+				    b->cap_lat * 2;
+				b->lat = realloc(b->lat, b->cap_lat *
+				    sizeof *b->lat);
+			}
+			b->lat[b->n_lat++] = bench_us() - s->at;
+		}
+	}
 	else
 		b->lost += d->last - d->first + 1;
 	if (b->running)
@@ -78,6 +113,7 @@ bench_propose(struct bench *b, int g, struct bench_slot *s)
 		b->bufs[i].data = b->data + i * b->size;
 		b->bufs[i].len = b->size;
 	}
+	s->at = bench_us();
 	rc = raftdrv_propose(b->c.node[l].drv, (uint16_t)g, b->bufs, b->batch,
 	    bench_done_cb, s);
 	if (rc != RAFT_OK)
@@ -140,7 +176,9 @@ bench_run(const char *top, int groups, size_t size, size_t batch,
 		raftlog_stats(b.c.node[i].rl, &st0[i]);
 	c0 = b.committed;
 	t0 = rc_now();
+	b.measuring = true;
 	rc_run_until(&b.c, bench_never, NULL, (uint64_t)(secs * 1000));
+	b.measuring = false;
 	t1 = rc_now();
 	for (i = 0; i < 3; i++) {
 		raftlog_stats(b.c.node[i].rl, &st1[i]);
@@ -149,11 +187,15 @@ bench_run(const char *top, int groups, size_t size, size_t batch,
 	}
 	b.running = false;
 	secs = (double)(t1 - t0) / 1000.0;
-	printf("%6d %6zu %6zu %6u %12.0f %10.0f %10.0f %10.1f %8.1f\n",
-	    groups, size, batch, window, (double)(b.committed - c0) / secs,
+	qsort(b.lat, b.n_lat, sizeof *b.lat, bench_u64_cmp);
+	printf("%6d %6zu %6zu %6u %12.0f %10.0f %10.0f %10.1f %8.1f "
+	    "%7.2f %7.2f\n", groups, size, batch, window,
+	    (double)(b.committed - c0) / secs,
 	    (double)syncs / 3 / secs, (double)writes / 3 / secs,
 	    syncs > 0 ? (double)(b.committed - c0) * 3 / (double)syncs : 0.,
-	    (double)(b.committed - c0) * (double)size / secs / 1e6);
+	    (double)(b.committed - c0) * (double)size / secs / 1e6,
+	    b.n_lat > 0 ? (double)b.lat[b.n_lat / 2] / 1000 : 0.,
+	    b.n_lat > 0 ? (double)b.lat[b.n_lat * 99 / 100] / 1000 : 0.);
 	fflush(stdout);
 	l = rc_leader(&b.c, 0);
 	if (l != -1 && getenv("RAFTBENCH_VERBOSE") != NULL) {
@@ -169,6 +211,7 @@ bench_run(const char *top, int groups, size_t size, size_t batch,
 	rc_done(&b.c);
 	free(b.data);
 	free(b.bufs);
+	free(b.lat);
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "raftbench: cannot remove %s\n", dir);
@@ -218,7 +261,7 @@ main(int argc, char **argv)
 	printf("# raftbench: 3 replicas in one process, in-process transport, "
 	    "LevelDB + fsync under %s, %.0f s a run\n", dir, secs);
 	printf("# groups   size  batch window  committed/s  fsyncs/s "
-	    "  writes/s  props/fsync     MB/s\n");
+	    "  writes/s props/fsync     MB/s  p50 ms  p99 ms\n");
 	if (groups != 0 || size != 0 || batch != 0) {
 		if (bench_run(dir, groups ? groups : 1, size ? size : 64,
 		    batch ? batch : 64, window, secs) != 0)
