@@ -48,7 +48,7 @@
 
 #include "raft.h"
 
-#define SIM_NODES	8	/* node ids 1..SIM_NODES: voters and learners */
+#define SIM_NODES	8	/* node ids 1..SIM_NODES, learners too */
 #define TRACE_RING	40	/* events printed with a violation */
 
 /* An owned copy of a log entry. */
@@ -56,11 +56,10 @@ struct sent {
 	raft_term	 term;
 	raft_index	 index;
 	uint8_t		 type;
-	bool		 torn;		/* landed torn by a crash */
 	uint8_t		*data;
 	size_t		 len;
 	uint64_t	 dhash;		/* type and data */
-	uint64_t	 chain;		/* the prefix through this entry */
+	uint64_t	 chain;		/* the prefix through it */
 	uint64_t	 csum;		/* the checksum stored with it */
 };
 
@@ -80,7 +79,7 @@ struct smrec {
 	raft_term	 term;
 	uint8_t		 type;
 	uint64_t	 dhash;
-	uint64_t	 id;		/* proposal id + 1, 0 if not NORMAL */
+	uint64_t	 id;		/* proposal id + 1, or 0 */
 	uint64_t	 chain;
 };
 
@@ -128,7 +127,7 @@ struct wrec {
 	size_t		 n_msgs;
 	raft_index	 p_index;	/* for RAFT_EV_PERSISTED */
 	raft_term	 p_term;
-	bool		 empty;		/* nothing to write, only ordering */
+	bool		 empty;		/* nothing to write: a barrier */
 	bool		 fail;		/* behind a failed write */
 };
 
@@ -152,7 +151,7 @@ struct node {
 	uint64_t	 restart_at;	/* 0: none scheduled */
 	/* Durable. */
 	struct raft_hard_state hs;
-	uint8_t		*torn;		/* a torn last record, or NULL */
+	uint8_t		*torn;		/* a torn last record */
 	size_t		 torn_len;
 	uint64_t	 torn_csum;
 	struct slog	 dlog;
@@ -172,7 +171,7 @@ struct node {
 	raft_index	 commit_prev;	/* before the current step */
 	uint8_t		 role_seen;
 	raft_term	 term_seen;
-	uint64_t	*pend;		/* proposals awaiting their apply */
+	uint64_t	*pend;		/* proposals not applied yet */
 	size_t		 n_pend;
 	size_t		 cap_pend;
 };
@@ -239,7 +238,7 @@ struct knobs {
 	unsigned	 fsync_min;
 	unsigned	 fsync_jitter;
 	unsigned	 torn_pm;
-	unsigned	 land_pm;	/* unsynced writes landing at a crash */
+	unsigned	 land_pm;	/* unsynced writes land at a crash */
 	unsigned	 nemesis_ms;
 	unsigned	 w_part, w_heal, w_crash, w_pause, w_disk, w_transfer,
 			 w_conf, w_clock, w_crash_snap;
@@ -257,8 +256,8 @@ struct knobs {
 	unsigned	 scenario;	/* 0 swarm, 1 leader churn */
 	unsigned	 kill_leader_pm;	/* a new leader crashes soon */
 	unsigned	 kill_leader_ms;	/* within this */
-	unsigned	 isolate_pm;	/* cut it off rather than crash it */
-	unsigned	 kill_committer_pm;	/* a leader dies as it commits */
+	unsigned	 isolate_pm;	/* cut it off, not crash it */
+	unsigned	 kill_committer_pm; /* a leader dies as it commits */
 	unsigned	 stall_pm;	/* an fsync stalls for a while */
 	unsigned	 kill_proposer_pm;	/* crash while persisting */
 	unsigned	 kill_replier_pm;	/* crash right after a reply */
@@ -266,9 +265,9 @@ struct knobs {
 
 struct crec {
 	raft_term	 term;
-	raft_term	 cterm;		/* committed in (made monotonic) */
+	raft_term	 cterm;		/* committed in (monotonic) */
 	uint64_t	 chain;
-	uint64_t	 acked;		/* proposal id + 1 acknowledged here */
+	uint64_t	 acked;		/* proposal id + 1 acked here */
 };
 
 struct reg {
@@ -298,8 +297,8 @@ struct sim {
 	bool		 faults;	/* the fault phase */
 	bool		 live;		/* the liveness phase */
 	uint64_t	 live_start;
-	uint64_t	 live_progress_at;	/* the last time members caught up */
-	uint64_t	 live_progress;		/* how far, summed over members */
+	uint64_t	 live_progress_at; /* last progress */
+	uint64_t	 live_progress;	/* a hash of where members are */
 	bool		 done;
 	/* Checker state. */
 	raft_id		*leader_of;	/* by term */
@@ -307,7 +306,7 @@ struct sim {
 	struct crec	*committed;	/* committed[i - 1]: index i */
 	size_t		 n_committed;
 	size_t		 cap_committed;
-	struct reg	*regs;		/* (index, term) -> chain, open hash */
+	struct reg	*regs;		/* (index, term) -> chain */
 	size_t		 n_regs;
 	size_t		 cap_regs;
 	struct prop	*props;
@@ -475,10 +474,12 @@ trace_print(FILE *f, const struct trec *r)
 	case T_RECV:
 	case T_DUP:
 		fprintf(f, "%s %s ->n%" PRIu64 " term %" PRIu64
-		    " index %" PRIu64 " n %" PRIu64 " %s\n",
+		    " index %" PRIu64 " %s %" PRIu64 "%s %s\n",
 		    r->kind == T_SEND ? "send" : r->kind == T_DROP ? "drop" :
 		    r->kind == T_RECV ? "recv" : "dup",
-		    msg_name(r->sub), r->a, r->b, r->c, r->d & 0xffff,
+		    msg_name(r->sub), r->a, r->b, r->c,
+		    (r->d >> 18) & 1 ? "to" : "n", r->d & 0xffff,
+		    (r->d >> 19) & 1 ? " last" : "",
 		    (r->d >> 16) & 1 ? "reject" : (r->d >> 17) & 1 ? "done" :
 		    "");
 		break;
@@ -1067,7 +1068,7 @@ durable_holds(const struct node *n, raft_index index, raft_term term)
 
 	if (index <= n->dlog.snap_index)
 		return (true);
-	if ((d = slog_at(&n->dlog, index)) == NULL || d->torn)
+	if ((d = slog_at(&n->dlog, index)) == NULL)
 		return (false);
 	if (term == 0)
 		term = slog_term(&n->vlog, index);
@@ -1085,11 +1086,7 @@ durable_has(const struct node *n, raft_index index)
 static raft_index
 durable_last(const struct node *n)
 {
-	raft_index	i = slog_last(&n->dlog);
-
-	while (i > n->dlog.snap_index && slog_at(&n->dlog, i)->torn)
-		i--;
-	return (i);
+	return (slog_last(&n->dlog));
 }
 
 /* The wire rules a driver can check when a message leaves. */
@@ -1127,7 +1124,8 @@ check_send(struct sim *s, struct node *n, const struct smsg *c)
 	else if (m->type == RAFT_MSG_APPEND_RESP && !m->reject &&
 	    !durable_holds(n, m->index, c->expect))
 		violation(s, "ack-before-durable", "n%" PRIu64 " acks index %"
-		    PRIu64 " to n%" PRIu64 " (term %" PRIu64 ") but its durable "
+		    PRIu64 " to n%" PRIu64 " (term %" PRIu64 ") but its "
+		    "durable "
 		    "log ends at %" PRIu64, n->id, m->index, m->to, m->term,
 		    durable_last(n));
 	else if (m->type == RAFT_MSG_SNAP_RESP && m->done && !m->reject &&
@@ -1140,6 +1138,19 @@ check_send(struct sim *s, struct node *n, const struct smsg *c)
 
 /* The network ---------------------------------------------------------- */
 
+/* What the trace shows of a message besides its type, peer, term, index. */
+static uint64_t
+msg_info(const struct raft_msg *m)
+{
+	uint64_t	n = m->n_entries;
+
+	if (m->type == RAFT_MSG_SNAP || m->type == RAFT_MSG_SNAP_RESP)
+		n = m->offset + (m->type == RAFT_MSG_SNAP ? m->len : 0);
+	return ((n & 0xffff) | (uint64_t)m->reject << 16 |
+	    (uint64_t)m->done << 17 | (uint64_t)(m->type == RAFT_MSG_SNAP ||
+	    m->type == RAFT_MSG_SNAP_RESP) << 18 | (uint64_t)m->last << 19);
+}
+
 /* Send a message through the network: maybe dropped, duplicated, delayed. */
 static void
 net_send(struct sim *s, struct node *n, struct smsg *c)
@@ -1150,8 +1161,7 @@ net_send(struct sim *s, struct node *n, struct smsg *c)
 	struct view		*v;
 	size_t			 len;
 
-	info = m->n_entries | (uint64_t)m->reject << 16 |
-	    (uint64_t)m->done << 17;
+	info = msg_info(m);
 	if (m->type == RAFT_MSG_SNAP) {
 		/* The driver fills the chunk from its view for the peer. */
 		v = m->to <= SIM_NODES ? &n->views[m->to] : NULL;
@@ -1213,7 +1223,7 @@ net_deliver(struct sim *s, struct sev *e)
 	if (!n->exists || !n->up || s->cut[m->from <= SIM_NODES ?
 	    m->from : 0][n->id]) {
 		trace(s, T_DROP, m->from, m->type, m->to, m->term, m->index,
-		    m->n_entries | (uint64_t)m->reject << 16);
+		    msg_info(m));
 		smsg_free(e->m);
 		return;
 	}
@@ -1222,7 +1232,7 @@ net_deliver(struct sim *s, struct sev *e)
 		return;
 	}
 	trace(s, T_RECV, n->id, m->type, m->from, m->term, m->index,
-	    m->n_entries | (uint64_t)m->reject << 16);
+	    msg_info(m));
 	memset(&ev, 0, sizeof ev);
 	ev.type = RAFT_EV_RECV;
 	ev.msg = m;
@@ -1354,8 +1364,7 @@ quorum_holds(struct sim *s, const struct raft_conf *conf, raft_index index,
 		    durable_last(v));
 		if (index <= v->dlog.snap_index)
 			have++;
-		else if (slog_chain(&v->dlog, index, &c) && c == chain &&
-		    !slog_at(&v->dlog, index)->torn)
+		else if (slog_chain(&v->dlog, index, &c) && c == chain)
 			have++;
 	}
 	return (voters == 0 || have * 2 > voters);
@@ -1640,7 +1649,6 @@ sent_from(struct sent *d, const struct raft_entry *e)
 	d->term = e->term;
 	d->index = e->index;
 	d->type = e->type;
-	d->torn = false;
 	d->data = xmemdup(e->data, e->len);
 	d->len = e->len;
 	d->dhash = entry_dhash(e->type, e->data, e->len);
@@ -1698,7 +1706,7 @@ handle_update(struct sim *s, struct node *n, const struct raft_update *u)
 	if (write || nwait > 0) {
 		w = xcalloc(1, sizeof *w);
 		w->empty = !write;
-		w->hs_changed = u->hs_changed;	/* else only commit moves */
+		w->hs_changed = u->hs_changed;	/* else commit only */
 		w->hs = u->hs;
 		w->truncate_from = u->truncate_from;
 		if (u->truncate_from != 0) {
@@ -1806,7 +1814,8 @@ handle_update(struct sim *s, struct node *n, const struct raft_update *u)
 
 			if (ci > durable_last(n))
 				ci = durable_last(n);
-			if (ci > n->dlog.snap_index && ci > n->vlog.snap_index &&
+			if (ci > n->dlog.snap_index &&
+			    ci > n->vlog.snap_index &&
 			    slog_at(&n->vlog, ci) != NULL &&
 			    durable_has(n, ci)) {
 				struct raft_status st;
@@ -1885,7 +1894,7 @@ disk_land(struct sim *s, struct node *n, struct wrec *w)
 	if (w->truncate_from != 0)
 		slog_truncate(&n->dlog, w->truncate_from);
 	for (k = 0; k < w->n_ents; k++) {
-		/* After a failed write, entries past its hole are unreadable. */
+		/* After a failed write, entries past the hole are lost. */
 		if (gap || !slog_append(&n->dlog, &w->ents[k])) {
 			gap = true;
 			continue;
@@ -2100,7 +2109,7 @@ node_start(struct sim *s, struct node *n)
 	for (i = n->dlog.snap_index + 1; i <= slog_last(&n->dlog); i++) {
 		struct sent *d = slog_at(&n->dlog, i);
 
-		if (d->torn || d->csum != entry_csum(d))
+		if (d->csum != entry_csum(d))
 			break;
 		good = i;
 	}
@@ -2316,6 +2325,8 @@ propose_hook(struct sim *s, struct node *n, const struct raft_update *u,
 		    s->k.fsync_jitter + 1), SE_CRASH, n->id, n->life, 0, NULL);
 }
 
+#define CLIENT_WINDOW	100
+
 /* A client proposes a batch of unique payloads, mostly to the leader. */
 static void
 client_propose(struct sim *s)
@@ -2327,6 +2338,11 @@ client_propose(struct sim *s)
 	unsigned		 nb, k;
 	uint64_t		 ids[2];
 
+	/* Clients keep at most CLIENT_WINDOW proposals unanswered. */
+	for (k = 1, nb = 0; k <= s->nslots; k++)
+		nb += s->nodes[k].n_pend;
+	if (nb >= CLIENT_WINDOW)
+		return;
 	n = rnd_pm(s, 850) ? find_leader(s) : NULL;
 	if (n == NULL)
 		n = any_up(s);
@@ -2623,9 +2639,9 @@ liveness_start(struct sim *s)
 /*
  * Liveness, once the faults stop: a leader within LIVE_LEADER_MS, then
  * every acknowledged proposal applied on every member of its
- * configuration, the members never going LIVE_STALL_MS without applying
- * or making durable more entries (slow catch-up is not a stall), all
- * within LIVE_MAX_MS.
+ * configuration, the members never going LIVE_STALL_MS with nothing
+ * moving (applied and durable indexes, the leader's match and next for
+ * each: slow catch-up is not a stall), all within LIVE_MAX_MS.
  */
 static void
 liveness_check(struct sim *s)
@@ -2651,9 +2667,9 @@ liveness_check(struct sim *s)
 				break;
 			}
 			n = &s->nodes[id];
-			/* Catching the log up is progress too. */
-			progress += (n->sm.n < s->max_acked ? n->sm.n :
-			    s->max_acked) + durable_last(n);
+			/* Anything moving is progress: a livelock is not. */
+			progress = hmix(hmix(progress, n->sm.n),
+			    durable_last(n));
 			if (n->sm.n < s->max_acked && why[0] == '\0')
 				snprintf(why, sizeof why, "n%" PRIu64 " applied"
 				    " through %zu only, acknowledged through %"
@@ -2665,8 +2681,11 @@ liveness_check(struct sim *s)
 			s->done = true;
 			return;
 		}
+		for (k = 0; k < st.n_peers; k++)
+			progress = hmix(hmix(progress, st.peers[k].match),
+			    st.peers[k].next);
 	}
-	if (progress > s->live_progress) {
+	if (progress != s->live_progress) {
 		s->live_progress = progress;
 		s->live_progress_at = s->now;
 	}
@@ -2980,7 +2999,8 @@ usage(void)
 int
 main(int argc, char **argv)
 {
-	uint64_t	 seeds = 1, first = 1, fault_ms = 0, max_steps = 2000000;
+	uint64_t	 seeds = 1, first = 1, fault_ms = 0;
+	uint64_t	 max_steps = 2000000;
 	uint64_t	 i, total = 0, tsum = 0;
 	unsigned	 nnodes = 3;
 	uint32_t	 bugs = 0;
