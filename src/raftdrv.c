@@ -122,9 +122,9 @@ struct raftdrv_group {
 	/* The log as written or queued: snapshot, then terms[]. */
 	raft_index		 snap_index;
 	raft_term		 snap_term;
-	raft_term		*terms;		/* of snap_index + 1 ... */
+	raft_term		*terms;		/* snap_index + 1 ... */
 	size_t			 n_terms, cap_terms;
-	struct raftdrv_confent	*confs;		/* [0]: at snap_index */
+	struct raftdrv_confent	*confs;	/* [0]: at snap_index */
 	size_t			 n_confs, cap_confs;
 	raft_index		 applied;
 	uint64_t		*staged;	/* offsets of staged chunks */
@@ -176,7 +176,7 @@ struct raftdrv {
 	struct raftdrv_job	*in_head, *in_tail;	/* to the thread */
 	struct raftdrv_job	*out_head, *out_tail;	/* back */
 	bool			 stop;
-	bool			 broken;		/* thread: a write failed */
+	bool			 broken;	/* thread: a write failed */
 	uint64_t		 writes;		/* thread */
 };
 
@@ -492,8 +492,8 @@ raftdrv_thread(void *arg)
 
 /* Queue a callback for after the update. */
 static void
-raftdrv_call(struct raftdrv *drv, struct raftdrv_prop *p, struct raftdrv_group *g,
-    enum raftdrv_result result)
+raftdrv_call(struct raftdrv *drv, struct raftdrv_prop *p,
+    struct raftdrv_group *g, enum raftdrv_result result)
 {
 	struct raftdrv_call	*c;
 	const char		*name = NULL;
@@ -1601,7 +1601,8 @@ struct raftdrv_inproc {
 		struct raftdrv	*drv;
 	}			 nodes[RAFTDRV_INPROC_MAX];
 	size_t			 n_nodes;
-	bool			 cut[RAFTDRV_INPROC_MAX][RAFTDRV_INPROC_MAX];
+	bool			 cut[RAFTDRV_INPROC_MAX]
+				     [RAFTDRV_INPROC_MAX];
 	struct raftdrv_inproc_msg *head, *tail;
 	uint64_t		 delivered, dropped;
 };

@@ -34,10 +34,11 @@ struct raftdrv_inproc;
 /* How a proposal or a configuration change ended. */
 enum raftdrv_result {
 	RAFTDRV_COMMITTED = 0,	/* committed and applied at first..last */
-	RAFTDRV_LOST,		/* its index got another entry: not applied */
+	RAFTDRV_LOST,		/* its index got another entry: never
+				   applied */
 	RAFTDRV_STOPPED,	/* the group stopped first: outcome unknown */
-	RAFTDRV_FAILED,		/* a disk error here: outcome unknown (the
-				   other replicas may commit it) */
+	RAFTDRV_FAILED,		/* a disk error here: outcome unknown
+				   (the others may commit it) */
 	RAFTDRV_UNKNOWN,	/* a snapshot replaced the log here: the
 				   batch may or may not be in it */
 };
@@ -47,7 +48,7 @@ struct raftdrv_done {
 	uint16_t		 group;
 	raft_index		 first;
 	raft_index		 last;
-	raft_id			 leader;	/* LOST: the leader now, or 0 */
+	raft_id			 leader;	/* the leader now, or 0 */
 	const char		*leader_name;	/* or NULL */
 };
 
@@ -67,7 +68,8 @@ struct raftdrv_transport {
 struct raftdrv_sm {
 	/* Apply a committed NORMAL entry, writing its effects into the
 	 * batch with raftlog_sm_put() and raftlog_sm_del(). */
-	void		 (*apply)(void *, uint16_t, const struct raft_entry *,
+	void		 (*apply)(void *, uint16_t,
+			     const struct raft_entry *,
 			     struct raftlog_batch *);
 	/* A snapshot replaced the state machine's records (may be NULL). */
 	void		 (*installed)(void *, uint16_t, raft_index);
@@ -81,15 +83,15 @@ struct raftdrv_config {
 	struct raftlog			*log;
 	const struct raftdrv_transport	*tr;
 	void				*tr_arg;
-	struct raft_config		 raft;		/* id, seed set per group */
+	struct raft_config		 raft;	/* id, seed: per group */
 	raft_index			 compact_every;	/* 0: 8192 */
 	raft_index			 compact_keep;	/* 0: 1024 */
-	size_t				 snap_chunk;	/* 0: 256 KiB */
+	size_t				 snap_chunk;	/* 0: 256K */
 };
 
 struct raftdrv_stats {
 	uint64_t	 steps;
-	uint64_t	 jobs;		/* loop turns handed to the storage thread */
+	uint64_t	 jobs;		/* handed to the storage thread */
 	uint64_t	 writes;	/* leveldb_write calls of the thread */
 	uint64_t	 held;		/* messages held for a write */
 	uint64_t	 applied;	/* entries applied */
@@ -114,7 +116,8 @@ int		 raftdrv_group_start(struct raftdrv *, uint16_t,
 /* Stop one group (its pending callbacks get RAFTDRV_STOPPED). */
 void		 raftdrv_group_stop(struct raftdrv *, uint16_t);
 /* A message from the transport (borrowed for the call). */
-void		 raftdrv_recv(struct raftdrv *, uint16_t, const struct raft_msg *);
+void		 raftdrv_recv(struct raftdrv *, uint16_t,
+		     const struct raft_msg *);
 /*
  * Propose n entries to a group.  RAFT_OK: cb is called once, when the
  * batch is committed and applied here, or lost, or its outcome cannot
@@ -132,9 +135,11 @@ enum raft_rc	 raftdrv_conf_change(struct raftdrv *, uint16_t,
 		     enum raft_conf_op, raft_id, raftdrv_done_f *, void *);
 enum raft_rc	 raftdrv_campaign(struct raftdrv *, uint16_t);
 /* The leader this replica knows of (0 if none) and its name. */
-raft_id		 raftdrv_leader(struct raftdrv *, uint16_t, const char **);
+raft_id		 raftdrv_leader(struct raftdrv *, uint16_t,
+		     const char **);
 /* -1 if the group is not started here. */
-int		 raftdrv_status(struct raftdrv *, uint16_t, struct raft_status *);
+int		 raftdrv_status(struct raftdrv *, uint16_t,
+		     struct raft_status *);
 raft_index	 raftdrv_applied(struct raftdrv *, uint16_t);
 struct raftlog	*raftdrv_log(struct raftdrv *);
 void		 raftdrv_stats(struct raftdrv *, struct raftdrv_stats *);
@@ -155,8 +160,8 @@ void		 raftdrv_inproc_add(struct raftdrv_inproc *, raft_id,
 		     const char *, struct raftdrv *);
 /* Take a node out (its driver stopped); queued messages to it drop. */
 void		 raftdrv_inproc_remove(struct raftdrv_inproc *, raft_id);
-void		 raftdrv_inproc_cut(struct raftdrv_inproc *, raft_id, raft_id,
-		     bool);
+void		 raftdrv_inproc_cut(struct raftdrv_inproc *, raft_id,
+		     raft_id, bool);
 /* Messages delivered and dropped so far. */
 void		 raftdrv_inproc_counts(struct raftdrv_inproc *, uint64_t *,
 		     uint64_t *);

@@ -57,10 +57,10 @@ struct raftlog_view {
 	leveldb_readoptions_t	*ro;
 	leveldb_iterator_t	*it;
 	raft_index		 index;
-	uint64_t		 pos;		/* stream offset of rec[off] */
-	struct buf		 rec;		/* the record being read out */
+	uint64_t		 pos;		/* stream offset of rec */
+	struct buf		 rec;		/* the record read out */
 	bool			 started;
-	bool			 end;		/* iterator past the records */
+	bool			 end;		/* past the records */
 };
 
 /* Write n bytes of v big-endian. */
@@ -622,9 +622,9 @@ raftlog_sm_scan(struct raftlog *rl, uint16_t group, struct str prefix,
 struct raftlog_load_arg {
 	struct raftlog_state	*st;
 	uint16_t		 group;
-	struct buf		 data;		/* entry data, in order */
+	struct buf		 data;		/* entry data */
 	size_t			 cap;
-	raft_index		 skipped;	/* entries below the snapshot */
+	raft_index		 skipped;	/* under the snapshot */
 	char			*cause;
 };
 

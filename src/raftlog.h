@@ -39,7 +39,7 @@ struct raftlog_view;
 
 /* A group as read back from the store (raftlog_load). */
 struct raftlog_state {
-	bool			 found;		/* any record of the group */
+	bool			 found;		/* any record */
 	struct raft_hard_state	 hs;
 	raft_index		 snap_index;	/* 0: none */
 	raft_term		 snap_term;
@@ -47,13 +47,13 @@ struct raftlog_state {
 	raft_index		 applied;
 	struct raft_entry	*entries;	/* snap_index + 1 ... */
 	size_t			 n_entries;
-	uint8_t			*arena;		/* the entries' data */
+	uint8_t			*arena;		/* entries' data */
 	uint64_t		 staged;	/* staged snapshot chunks */
 };
 
 struct raftlog_stats {
 	uint64_t	 writes;	/* leveldb_write calls */
-	uint64_t	 syncs;		/* of them with sync (one fsync each) */
+	uint64_t	 syncs;		/* of them with sync (an fsync) */
 	uint64_t	 bytes;		/* batch bytes written */
 };
 
@@ -84,8 +84,8 @@ void		 raftlog_put_entry(struct raftlog_batch *, uint16_t,
 /* Delete the entries from .. to (inclusive). */
 void		 raftlog_del_entries(struct raftlog_batch *, uint16_t,
 		     raft_index from, raft_index to);
-void		 raftlog_put_snap(struct raftlog_batch *, uint16_t, raft_index,
-		     raft_term, const struct raft_conf *);
+void		 raftlog_put_snap(struct raftlog_batch *, uint16_t,
+		     raft_index, raft_term, const struct raft_conf *);
 void		 raftlog_put_applied(struct raftlog_batch *, uint16_t,
 		     raft_index);
 void		 raftlog_stage(struct raftlog_batch *, uint16_t,
@@ -95,9 +95,10 @@ void		 raftlog_unstage_one(struct raftlog_batch *, uint16_t,
 		     uint64_t offset);
 
 /* The state machine's records: keys are the machine's own. */
-void		 raftlog_sm_put(struct raftlog_batch *, uint16_t, struct str,
+void		 raftlog_sm_put(struct raftlog_batch *, uint16_t,
+		     struct str, struct str);
+void		 raftlog_sm_del(struct raftlog_batch *, uint16_t,
 		     struct str);
-void		 raftlog_sm_del(struct raftlog_batch *, uint16_t, struct str);
 /* 1 and *val (free() it) if found, 0 if not, -1 if unreadable. */
 int		 raftlog_sm_get(struct raftlog *, uint16_t, struct str,
 		     struct str *, char **cause);
@@ -110,8 +111,8 @@ int		 raftlog_sm_scan(struct raftlog *, uint16_t, struct str,
  * the record and the damage) if a record does not decode or the log does
  * not hang together.  Release with raftlog_state_release().
  */
-int		 raftlog_load(struct raftlog *, uint16_t, struct raftlog_state *,
-		     char **cause);
+int		 raftlog_load(struct raftlog *, uint16_t,
+		     struct raftlog_state *, char **cause);
 void		 raftlog_state_release(struct raftlog_state *);
 /* Add the deletes of every staged chunk of the group to the batch. */
 int		 raftlog_unstage(struct raftlog *, struct raftlog_batch *,

@@ -53,7 +53,7 @@ struct load {
 	uint64_t		 per_group;
 	uint64_t		 proposed[RC_MAX_GROUPS];	/* not lost */
 	uint64_t		 next_id[RC_MAX_GROUPS];
-	unsigned		 slots[RC_MAX_GROUPS];	/* batches in flight */
+	unsigned		 slots[RC_MAX_GROUPS];	/* in flight */
 	uint64_t		 acked;
 	uint64_t		 lost;
 	uint64_t		 total;
@@ -61,10 +61,10 @@ struct load {
 	bool			 lag;
 	bool			 lagging;
 	bool			 chaos;
-	int			 cut;		/* node cut off, or -1 */
+	int			 cut;		/* node cut, or -1 */
 	ev_timer		 chaos_timer;
-	const char		*arm;		/* failpoint to set ... */
-	uint64_t		 arm_after;	/* ... after this many acks */
+	const char		*arm;		/* failpoint set */
+	uint64_t		 arm_after;	/* after these acks */
 };
 
 struct load_slot {
@@ -724,8 +724,9 @@ api_lost(struct rc_cluster *c, int l)
 		    false);
 	snprintf(want, sizeof want, "n%d", nl + 1);
 	rc_run_until(c, api_waited, &w, 10000);
-	ok(w.done == 1 && w.d.result == RAFTDRV_LOST && w.d.leader == (raft_id)nl + 1 &&
-	    w.d.leader_name != NULL && strcmp(w.d.leader_name, want) == 0,
+	ok(w.done == 1 && w.d.result == RAFTDRV_LOST &&
+	    w.d.leader == (raft_id)nl + 1 && w.d.leader_name != NULL &&
+	    strcmp(w.d.leader_name, want) == 0,
 	    "once the link is back its proposal is answered lost, naming "
 	    "the leader %s", w.d.leader_name != NULL ? w.d.leader_name :
 	    "(none)");

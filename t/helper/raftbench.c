@@ -249,8 +249,9 @@ main(int argc, char **argv)
 			window = (unsigned)atoi(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: raftbench [-d DIR] [-t SECONDS] "
-			    "[-g GROUPS] [-s SIZE] [-b BATCH] [-w WINDOW]\n");
+			fprintf(stderr, "usage: raftbench [-d DIR] "
+			    "[-t SECONDS] [-g GROUPS] [-s SIZE] [-b BATCH] "
+			    "[-w WINDOW]\n");
 			return (2);
 		}
 	}

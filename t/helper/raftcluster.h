@@ -43,7 +43,7 @@ struct rc_cluster {
 	struct raftdrv_inproc	*ip;
 	struct rc_node		 node[RC_MAX_NODES];
 	int			 n_nodes;	/* nodes made */
-	int			 n_voters;	/* initial voters: 1 .. n_voters */
+	int			 n_voters;	/* first voters: 1 .. n */
 	int			 n_groups;
 	struct raftdrv_config	 tmpl;
 	const char		*dir;

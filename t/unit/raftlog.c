@@ -245,8 +245,8 @@ main(void)
 	db = leveldb_open(o, path, &cause);
 	ok(db != NULL, "the database opens raw");
 	{
-		uint8_t	 k[13] = { 'R', '/', 0, 1, 'e', 0, 0, 0, 0, 0, 0, 0,
-			     40 };
+		uint8_t	 k[13] = { 'R', '/', 0, 1, 'e', 0, 0, 0, 0, 0, 0,
+			     0, 40 };
 		leveldb_readoptions_t *ro = leveldb_readoptions_create();
 
 		raw = leveldb_get(db, ro, (char *)k, sizeof k, &vlen, &cause);
