@@ -149,6 +149,25 @@ static size_t		 outlen;
 static void	handle(struct tnode *, const struct raft_update *,
 		    enum raft_rc);
 
+/*
+ * Allocations made by the core: the test links with -Wl,--wrap=realloc
+ * (raft.c allocates with realloc only) and counts calls made while a
+ * raft_step() runs.
+ */
+static bool		 in_core;
+static unsigned long	 core_allocs;
+void	*__real_realloc(void *, size_t);
+void	*__wrap_realloc(void *, size_t);
+
+/* Count a core allocation, then allocate. */
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	if (in_core)
+		core_allocs++;
+	return (__real_realloc(p, n));
+}
+
 /* Print to the command output. */
 static void
 pr(const char *fmt, ...)
@@ -355,7 +374,9 @@ step(struct tnode *n, struct raft_event *ev)
 	enum raft_rc		 rc;
 
 	ev->now = now;
+	in_core = true;
 	rc = raft_step(n->r, ev, &u);
+	in_core = false;
 	handle(n, &u, rc);
 	return (rc);
 }
@@ -530,7 +551,9 @@ applying:
 		{
 			struct raft_update	 u2;
 
+			in_core = true;
 			raft_step(n->r, &ev, &u2);
+			in_core = false;
 		}
 	}
 	/* 5. A snapshot view at the applied index. */
@@ -1940,10 +1963,41 @@ rule_misc(void)
 	    0, "n: role, rc and message names");
 }
 
+/* The hot path allocates nothing per entry once warm. */
+static void
+rule_no_alloc(void)
+{
+	char		 line[64];
+	unsigned	 i;
+
+	reset();
+	cmds("add-nodes 3;campaign 1;stabilize");
+	for (i = 0; i < 300; i++) {
+		snprintf(line, sizeof line, "propose 1 p%u q%u;stabilize", i,
+		    i);
+		cmds(line);
+		if (i % 50 == 49) {
+			snprintf(line, sizeof line, "compact 1 %u;compact 2 "
+			    "%u;compact 3 %u", 2 * i, 2 * i, 2 * i);
+			cmds(line);
+		}
+		if (i == 149) {
+			ok(core_allocs > 0, "h: warming up allocates (%lu)",
+			    core_allocs);
+			core_allocs = 0;	/* warm now */
+		}
+	}
+	got = cmd("status 1");
+	HAS("commit=602", "h: 300 rounds of 2 proposals commit");
+	ok(core_allocs == 0, "h: after warm-up, 150 rounds (300 entries, "
+	    "3 compactions) allocate nothing in the core: %lu", core_allocs);
+}
+
 /* Run every table test. */
 static void
 rules(void)
 {
+	rule_no_alloc();
 	rule_misc();
 	rule_commit_current_term();
 	rule_leader_self_persisted();
