@@ -75,6 +75,13 @@ test_expect_success '--trace prints the whole run, the same each time' '
 	test_grep " durable: persisted " t1
 '
 
+test_expect_success '--time and --steps bound a seed' '
+	"$RAFTSIM" --seeds 20 --time 500 -v >short &&
+	test_grep "^20 seeds from 1 (nodes 3): no invariant broken" short &&
+	test_expect_code 1 "$RAFTSIM" --seed 1 --steps 100 >budget &&
+	test_grep "invariant .step-budget. broken" budget
+'
+
 test_expect_success '--list-bugs names the bugs of the core' '
 	"$RAFTSIM" --list-bugs >bugs &&
 	cat bugs &&
