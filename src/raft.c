@@ -1440,8 +1440,11 @@ tick(struct raft *r)
 		    r->now >= p->probe_at + r->cfg.heartbeat_ms)
 			p->probe_sent = false;
 		if (p->state == PR_REPLICATE && p->fl_n > 0 &&
-		    r->now >= p->progress_at + 2 * r->cfg.heartbeat_ms) {
-			/* Stuck (a lost AppendEntries): probe again. */
+		    r->now >= p->progress_at + r->cfg.election_ms) {
+			/*
+			 * No progress for an election timeout (a heartbeat's
+			 * answer usually shows a loss sooner): probe again.
+			 */
 			p->state = PR_PROBE;
 			p->probe_sent = false;
 			p->next = p->match + 1;
