@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <leveldb/c.h>
 
@@ -41,6 +42,7 @@ struct raftlog {
 	uint64_t		 writes;	/* atomic */
 	uint64_t		 syncs;		/* atomic */
 	uint64_t		 bytes;		/* atomic */
+	uint64_t		 write_us;	/* atomic */
 	bool			 broken;	/* atomic: a write failed */
 };
 
@@ -215,6 +217,7 @@ raftlog_stats(struct raftlog *rl, struct raftlog_stats *st)
 	st->writes = __atomic_load_n(&rl->writes, __ATOMIC_RELAXED);
 	st->syncs = __atomic_load_n(&rl->syncs, __ATOMIC_RELAXED);
 	st->bytes = __atomic_load_n(&rl->bytes, __ATOMIC_RELAXED);
+	st->write_us = __atomic_load_n(&rl->write_us, __ATOMIC_RELAXED);
 }
 
 /* A new empty batch. */
@@ -297,7 +300,8 @@ int
 raftlog_write(struct raftlog *rl, struct raftlog_batch *b, bool sync,
     char **cause)
 {
-	char	*err = NULL;
+	struct timespec	 t0, t1;
+	char		*err = NULL;
 
 	/* LevelDB would go on appending to a log whose last record a
 	 * failed write cut short (store.c): refuse until reopened. */
@@ -307,11 +311,15 @@ raftlog_write(struct raftlog *rl, struct raftlog_batch *b, bool sync,
 		    "one until the node is restarted", rl->path);
 		return (-1);
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (FAILPOINT_FAIL("raftlog-write-error"))
 		err = strdup("IO error: injected by a failpoint");
 	else
 		leveldb_write(rl->db, sync ? rl->wo_sync : rl->wo, b->wb,
 		    &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	__atomic_add_fetch(&rl->write_us, (uint64_t)((t1.tv_sec - t0.tv_sec) *
+	    1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000), __ATOMIC_RELAXED);
 	__atomic_add_fetch(&rl->writes, 1, __ATOMIC_RELAXED);
 	if (sync)
 		__atomic_add_fetch(&rl->syncs, 1, __ATOMIC_RELAXED);

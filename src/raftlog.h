@@ -55,6 +55,7 @@ struct raftlog_stats {
 	uint64_t	 writes;	/* leveldb_write calls */
 	uint64_t	 syncs;		/* of them with sync (an fsync) */
 	uint64_t	 bytes;		/* batch bytes written */
+	uint64_t	 write_us;	/* time in leveldb_write */
 };
 
 /* Called for each state machine record of a scan; -1 stops it. */

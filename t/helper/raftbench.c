@@ -137,7 +137,7 @@ bench_run(const char *top, int groups, size_t size, size_t batch,
 	struct raftlog_stats	 st0[3], st1[3];
 	struct raftdrv_stats	 ds;
 	char			 dir[512], cmd[600];
-	uint64_t		 t0, t1, syncs = 0, writes = 0, c0;
+	uint64_t		 t0, t1, syncs = 0, writes = 0, c0, wus = 0;
 	unsigned		 w;
 	int			 g, i, l;
 
@@ -184,6 +184,7 @@ bench_run(const char *top, int groups, size_t size, size_t batch,
 		raftlog_stats(b.c.node[i].rl, &st1[i]);
 		syncs += st1[i].syncs - st0[i].syncs;
 		writes += st1[i].writes - st0[i].writes;
+		wus += st1[i].write_us - st0[i].write_us;
 	}
 	b.running = false;
 	secs = (double)(t1 - t0) / 1000.0;
@@ -200,6 +201,10 @@ bench_run(const char *top, int groups, size_t size, size_t batch,
 	l = rc_leader(&b.c, 0);
 	if (l != -1 && getenv("RAFTBENCH_VERBOSE") != NULL) {
 		raftdrv_stats(b.c.node[l].drv, &ds);
+		fprintf(stderr, "writes took %.2f ms on average, %.0f%% of "
+		    "the run per replica\n", writes > 0 ? (double)wus /
+		    (double)writes / 1000 : 0., (double)wus / 3 / 10 / secs /
+		    1000);
 		fprintf(stderr, "leader n%d: steps %llu jobs %llu writes %llu "
 		    "held %llu applied %llu compactions %llu\n", l + 1,
 		    (unsigned long long)ds.steps, (unsigned long long)ds.jobs,
