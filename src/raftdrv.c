@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ev.h>
 
@@ -179,6 +180,52 @@ struct raftdrv {
 	bool			 broken;	/* thread: a write failed */
 	uint64_t		 writes;		/* thread */
 };
+
+#ifdef FLOCKMQ_FAILPOINTS
+/*
+ * A bug on purpose, for the crash tests' teeth (failpoint builds only):
+ * FLOCKMQ_TEST_RAFTDRV_BUG=send-before-fsync sends RAFT_WAIT_PERSIST
+ * messages at once instead of holding them for their write.
+ */
+static bool
+raftdrv_bug_early(void)
+{
+	static int	 on = -1;
+	const char	*v;
+
+	if (on == -1)
+		on = (v = getenv("FLOCKMQ_TEST_RAFTDRV_BUG")) != NULL &&
+		    strcmp(v, "send-before-fsync") == 0;
+	return (on == 1);
+}
+#define RAFTDRV_BUG_EARLY()	raftdrv_bug_early()
+
+/*
+ * FLOCKMQ_TEST_RAFTDRV_SLOW=NAME,...:MS: a slow disk on the named nodes,
+ * MS ms before each of their writes.
+ */
+static void
+raftdrv_slow_disk(const char *name)
+{
+	const char	*v, *colon, *p;
+	size_t		 n = strlen(name);
+
+	if ((v = getenv("FLOCKMQ_TEST_RAFTDRV_SLOW")) == NULL ||
+	    (colon = strchr(v, ':')) == NULL)
+		return;
+	for (p = v; p < colon; p++) {
+		if ((p == v || p[-1] == ',') && strncmp(p, name, n) == 0 &&
+		    (p[n] == ',' || p[n] == ':')) {
+			usleep((useconds_t)atoi(colon + 1) * 1000);
+			return;
+		}
+	}
+}
+#define RAFTDRV_SLOW_DISK(n)	raftdrv_slow_disk(n)
+#else
+#define RAFTDRV_BUG_EARLY()	false
+#define RAFTDRV_SLOW_DISK(n)	do { } while (0)
+#endif
 
 static void	raftdrv_step(struct raftdrv_group *, struct raft_event *,
 		    struct raft_update *);
@@ -399,6 +446,7 @@ raftdrv_write_run(struct raftdrv *drv, struct raftdrv_job *first,
 	for (j = first; j != end; j = j->next)
 		sync = sync || j->sync;
 	if (!failed && !raftlog_batch_empty(first->b)) {
+		RAFTDRV_SLOW_DISK(drv->name);
 		FAILPOINT("raftlog-before-write");
 		if (raftlog_write(drv->rl, first->b, sync, &cause) != 0) {
 			log_err("raftdrv: %s; every group of node '%s' stops "
@@ -964,7 +1012,7 @@ raftdrv_handle(struct raftdrv_group *g, struct raft_update *u)
 		m = &u->msgs[i];
 		if (m->type == RAFT_MSG_SNAP && !raftdrv_fill_snap(g, m))
 			continue;
-		if (m->wait == RAFT_WAIT_PERSIST)
+		if (m->wait == RAFT_WAIT_PERSIST && !RAFTDRV_BUG_EARLY())
 			raftdrv_hold(drv, drv->turn_tail->seq, g->id, m);
 		else
 			drv->cfg.tr->send(drv->cfg.tr_arg, g->id, m);

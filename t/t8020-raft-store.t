@@ -32,7 +32,7 @@ test ! -f api.tap || sed 's/^/# /' api.tap
 test_expect_success 'a load without faults is applied alike on every replica' '
 	"$tool" load plain -g 4 -n 300 -l >acked 2>load.err &&
 	test $(wc -l <acked) -eq 1200 &&
-	test_grep "n3 installed [1-9]" load.err &&
+	test_grep "n3 held [1-9][0-9]* messages for their write, installed [1-9]" load.err &&
 	"$tool" check plain -g 4 acked >check.out 2>check.err &&
 	test_grep "group 3: 300 entries applied alike on 3 replicas, 300 acknowledged all there" check.out
 '
@@ -46,6 +46,35 @@ test_expect_success 'the check has teeth: a forged acknowledgement, an entry cou
 	"$tool" bump teeth 3 1 &&
 	test_must_fail "$tool" check teeth -g 4 acked >teeth.out 2>teeth.err &&
 	test_grep "n3 group 1: 301 entries counted as applied, 300 recorded" teeth.err
+'
+
+# slow_kill DIR [ENV...]: a load with a slow disk on n2 and n3 (30 ms
+# before each write), killed on the loop after an apply once 300 are
+# acknowledged; then the check starts n2 and n3 first, so that they elect
+# the leaders: they must hold what they acknowledged.
+slow_kill () {
+	slow_dir=$1 &&
+	shift &&
+	: >"$slow_dir.acked" &&
+	{
+		env FLOCKMQ_TEST_RAFTDRV_SLOW=n2,n3:30 "$@" "$tool" load \
+		    "$slow_dir" -g 4 -n 400 -k raftdrv-after-apply:5 -a 300 \
+		    >>"$slow_dir.acked" 2>"$slow_dir.err1"
+		test $? -eq 137
+	} &&
+	test_grep "failpoint: .raftdrv-after-apply. hit" "$slow_dir.err1"
+}
+
+test_expect_success 'a slow disk on two replicas: they still acknowledge only what they wrote' '
+	slow_kill slow &&
+	"$tool" check slow -g 4 -f 23 slow.acked >slow.check 2>slow.check.err &&
+	cat slow.check
+'
+
+test_expect_success 'the crash check has teeth: replies sent before their fsync lose acknowledged entries' '
+	slow_kill sendearly FLOCKMQ_TEST_RAFTDRV_BUG=send-before-fsync &&
+	test_must_fail "$tool" check sendearly -g 4 -f 23 sendearly.acked >sendearly.check 2>sendearly.check.err &&
+	test_grep "applied different entries\|acknowledged and is not applied" sendearly.check.err
 '
 
 # crash_at POINT:N DIR [ENV]: a load killed at the Nth pass of POINT once

@@ -16,14 +16,16 @@
  *		entries of old leaders are truncated, proposals are lost
  *		and proposed again).  -k arms a failpoint once ACKED
  *		proposals are acknowledged (failpoint_set).
- *	raft-tool check DIR [-g GROUPS] ACKED
+ *	raft-tool check DIR [-g GROUPS] [-f NODES] ACKED
  *		starts the three again, waits until every replica applied
  *		what its leader committed, stops them, and checks each
  *		group's state machine: no entry applied twice ("n" equals
  *		the number of "a" records), the same entries at the same
  *		indexes on every replica, no id twice, and every line of
  *		ACKED present.  A group a replica cannot load (damage) is
- *		left out of the comparison and named on stderr.
+ *		left out of the comparison and named on stderr.  -f 23
+ *		starts n2 and n3 first and lets them elect leaders before
+ *		n1 starts.
  *	raft-tool corrupt DIR NODE GROUP
  *		flips a byte of the last log entry stored for GROUP on node
  *		NODE (as a disk would), printing its index.
@@ -263,11 +265,13 @@ cmd_load(const char *dir, int groups, uint64_t n, bool lag, bool chaos,
 		    "catch up\n");
 		rv = 1;
 	}
-	if (lag) {
+	for (i = 0; i < 3; i++) {
 		struct raftdrv_stats	 st;
 
-		raftdrv_stats(ld.c.node[2].drv, &st);
-		fprintf(stderr, "raft-tool: n3 installed %llu snapshots\n",
+		raftdrv_stats(ld.c.node[i].drv, &st);
+		fprintf(stderr, "raft-tool: n%d held %llu messages for their "
+		    "write, installed %llu snapshots\n", i + 1,
+		    (unsigned long long)st.held,
 		    (unsigned long long)st.installs);
 	}
 	rc_done(&ld.c);
@@ -317,7 +321,7 @@ u64_cmp(const void *a, const void *b)
 
 /* raft-tool check. */
 static int
-cmd_check(const char *dir, int groups, const char *acked)
+cmd_check(const char *dir, int groups, const char *acked, const char *first)
 {
 	struct rc_cluster	 c;
 	struct scan		 sc[3];
@@ -331,8 +335,19 @@ cmd_check(const char *dir, int groups, const char *acked)
 	int			 g, i, ref, bad = 0, ag;
 
 	rc_init(&c, dir, 3, groups);
+	/* -f: these nodes first, until they elect leaders, then the rest
+	 * (the replicas that acknowledged must carry what they did). */
+	for (i = 0; first != NULL && first[i] != '\0'; i++)
+		if (first[i] < '1' || first[i] > '3' ||
+		    rc_node_start(&c, first[i] - '1') != 0)
+			return (1);
+	if (first != NULL && !rc_run_until(&c, rc_all_led, NULL, 20000)) {
+		fprintf(stderr, "raft-tool: nodes %s elected no leaders\n",
+		    first);
+		bad++;
+	}
 	for (i = 0; i < 3; i++)
-		if (rc_node_start(&c, i) != 0)
+		if (!c.node[i].up && rc_node_start(&c, i) != 0)
 			return (1);
 	if (!rc_run_until(&c, rc_all_led, NULL, 20000) ||
 	    !rc_run_until(&c, rc_all_applied, NULL, 20000)) {
@@ -858,7 +873,7 @@ int
 main(int argc, char **argv)
 {
 	const char	*cmd, *dir;
-	const char	*arm = NULL;
+	const char	*arm = NULL, *first = NULL;
 	uint64_t	 n = 500, arm_after = 0;
 	int		 ch, groups = 4;
 	bool		 lag = false, chaos = false;
@@ -868,8 +883,11 @@ main(int argc, char **argv)
 	cmd = argv[1];
 	dir = argv[2];
 	optind = 3;
-	while ((ch = getopt(argc, argv, "a:cg:k:ln:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:cf:g:k:ln:")) != -1) {
 		switch (ch) {
+		case 'f':
+			first = optarg;
+			break;
 		case 'c':
 			chaos = true;
 			break;
@@ -897,7 +915,7 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "load") == 0)
 		return (cmd_load(dir, groups, n, lag, chaos, arm, arm_after));
 	if (strcmp(cmd, "check") == 0 && optind < argc)
-		return (cmd_check(dir, groups, argv[optind]));
+		return (cmd_check(dir, groups, argv[optind], first));
 	if (strcmp(cmd, "corrupt") == 0 && optind + 1 < argc)
 		return (cmd_corrupt(dir, atoi(argv[optind]),
 		    atoi(argv[optind + 1])));
@@ -912,7 +930,7 @@ main(int argc, char **argv)
 usage:
 	fprintf(stderr, "usage: raft-tool load DIR [-g GROUPS] [-n N] [-l] "
 	    "[-c] [-k POINT[:N] -a ACKED]\n"
-	    "       raft-tool check DIR [-g GROUPS] ACKED\n"
+	    "       raft-tool check DIR [-g GROUPS] [-f NODES] ACKED\n"
 	    "       raft-tool corrupt DIR NODE GROUP\n"
 	    "       raft-tool bump DIR NODE GROUP\n"
 	    "       raft-tool api DIR\n");

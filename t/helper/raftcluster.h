@@ -222,6 +222,10 @@ rc_init(struct rc_cluster *c, const char *dir, int voters, int groups)
 	c->dir = dir;
 	c->n_voters = voters;
 	c->n_groups = groups;
+	/* Elections differ from run to run (the seed of each group's
+	 * timeouts), so restarts are not won by the same node each time. */
+	c->tmpl.raft.seed = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull ^
+	    (uint64_t)time(NULL);
 	c->tmpl.raft.election_ms = 300;
 	c->tmpl.raft.heartbeat_ms = 50;
 	ev_timer_init(&c->wake, rc_wake_cb, 0.02, 0.02);
