@@ -119,28 +119,28 @@ do
 done
 
 # The bugs that show end to end, with the safety checks alone (no rule of
-# durability checked on the wire), at 3 nodes: name and budget (a few times
-# the seeds it took when this was written, see docs/raft.md).
+# durability checked on the wire): name, nodes and budget (a few times the
+# seeds it took when this was written, see docs/raft.md).
 # campaign-while-persisting shows end to end only rarely (at 5 nodes): the
 # FIFO of writes makes its vote requests wait for the entries they claim.
-while read bug budget
+while read bug nodes budget
 do
 	test_expect_success "bug $bug is found by the safety checks alone" '
 		test_expect_code 1 "$RAFTSIM" --bug $bug --seeds $budget \
-		    --safety-only >safe-$bug &&
+		    --nodes $nodes --safety-only >safe-$bug &&
 		test_grep "^bug $bug found after [0-9]* seeds" safe-$bug
 	'
 	test ! -f safe-$bug || grep "^bug " safe-$bug | sed 's/^/# /'
 done <<EOF
-commit-old-term 500
-leader-self-unpersisted 300
-follower-commit-unpersisted 100
-vote-before-persist 300
-vote-no-uptodate 50
-truncate-stale-append 50
-ack-before-fsync 200
-disk-error-ignored 100
-snap-install-early 300
+commit-old-term 5 1500
+leader-self-unpersisted 3 500
+follower-commit-unpersisted 3 100
+vote-before-persist 3 500
+vote-no-uptodate 3 50
+truncate-stale-append 3 50
+ack-before-fsync 3 200
+disk-error-ignored 3 100
+snap-install-early 3 300
 EOF
 
 test_done

@@ -248,7 +248,10 @@ struct knobs {
 	unsigned	 compact_keep;
 	unsigned	 snap_chunk;
 	unsigned	 max_inflight;
+	size_t		 max_inflight_bytes;
 	size_t		 max_append_bytes;
+	bool		 no_prevote;
+	bool		 no_check_quorum;
 	uint64_t	 fault_ms;
 	unsigned	 restart_min;
 	unsigned	 restart_jitter;
@@ -2094,6 +2097,9 @@ node_start(struct sim *s, struct node *n)
 	cfg.heartbeat_ms = s->k.heartbeat_ms;
 	cfg.max_inflight = s->k.max_inflight;
 	cfg.max_append_bytes = s->k.max_append_bytes;
+	cfg.max_inflight_bytes = s->k.max_inflight_bytes;
+	cfg.no_prevote = s->k.no_prevote;
+	cfg.no_check_quorum = s->k.no_check_quorum;
 	cfg.bugs = s->bugs;
 	/* The loader refuses a record whose checksum fails: it is absent. */
 	if (n->torn != NULL) {
@@ -2746,6 +2752,9 @@ knobs_draw(struct sim *s)
 	k->stall_pm = rnd_pm(s, 400) ? rnd_below(s, 60) : 0;
 	k->kill_proposer_pm = rnd_pm(s, 300) ? rnd_below(s, 50) : 0;
 	k->kill_replier_pm = rnd_pm(s, 300) ? rnd_below(s, 10) : 0;
+	k->no_prevote = rnd_pm(s, 150);
+	k->no_check_quorum = rnd_pm(s, 150);
+	k->max_inflight_bytes = rnd_pm(s, 300) ? 64 + rnd_below(s, 512) : 0;
 	k->kill_leader_ms = 3 * (k->net_min + k->net_jitter) + 2;
 	/*
 	 * Leader churn (Raft Figure 8): leaders die a round trip or two
@@ -2755,20 +2764,20 @@ knobs_draw(struct sim *s)
 	if (rnd_pm(s, 300)) {
 		k->scenario = 1;
 		k->kill_leader_pm = 600 + rnd_below(s, 400);
-		k->kill_leader_ms = 2 * k->net_min + k->net_jitter +
-		    rnd_below(s, 2 * (k->net_min + k->net_jitter)) + 1;
 		k->restart_min = 5 + rnd_below(s, 30);
 		k->restart_jitter = k->election_ms * (1 + rnd_below(s, 3));
 		k->max_append_bytes = 1;
-		k->max_inflight = 1 + rnd_below(s, 2);
+		k->max_inflight = 1;
 		k->client_ms = 2 + rnd_below(s, 10);
 		k->drop_pm = rnd_below(s, 200);
 		k->w_part = k->w_pause = k->w_disk = k->w_conf = 0;
 		k->w_crash = rnd_below(s, 3);
-		k->isolate_pm = rnd_below(s, 1000);
-		if (rnd_pm(s, 500))
-			k->kill_leader_ms = k->net_min;
-		k->kill_committer_pm = rnd_below(s, 300);
+		/* Cut off before its first AppendEntries lands. */
+		k->isolate_pm = 500 + rnd_below(s, 500);
+		k->kill_leader_ms = k->net_min;
+		k->kill_committer_pm = rnd_below(s, 1000);
+		k->no_prevote = k->no_check_quorum = false;
+		k->max_inflight_bytes = 0;
 	}
 }
 
