@@ -48,8 +48,8 @@ test_expect_success 'the check has teeth: a forged acknowledgement, an entry cou
 	test_grep "n3 group 1: 301 entries counted as applied, 300 recorded" teeth.err
 '
 
-# slow_kill DIR [ENV...]: a load with a slow disk on n2 and n3 (30 ms
-# before each write), killed on the loop after an apply once 300 are
+# slow_kill DIR [ENV...]: a load led by n1 with a slow disk on n2 and n3
+# (30 ms before each write), killed on the loop after an apply once 300 are
 # acknowledged; then the check starts n2 and n3 first, so that they elect
 # the leaders: they must hold what they acknowledged.
 slow_kill () {
@@ -58,7 +58,7 @@ slow_kill () {
 	: >"$slow_dir.acked" &&
 	{
 		env FLOCKMQ_TEST_RAFTDRV_SLOW=n2,n3:30 "$@" "$tool" load \
-		    "$slow_dir" -g 4 -n 400 -k raftdrv-after-apply:5 -a 300 \
+		    "$slow_dir" -g 4 -n 400 -L -k raftdrv-after-apply:5 -a 300 \
 		    >>"$slow_dir.acked" 2>"$slow_dir.err1"
 		test $? -eq 137
 	} &&

@@ -3,7 +3,7 @@
  * (t/t8020-raft-store.t).  Built with the failpoints (failpoint.h), so
  * FLOCKMQ_TEST_FAILPOINT=NAME[:N] kills it at a point of the storage path.
  *
- *	raft-tool load DIR [-g GROUPS] [-n PROPOSALS] [-l] [-c]
+ *	raft-tool load DIR [-g GROUPS] [-n PROPOSALS] [-l] [-c] [-L]
  *	    [-k POINT[:N] -a ACKED]
  *		three voters in DIR/n1..n3 (started again from what is
  *		there); proposes PROPOSALS unique ids per group, in batches;
@@ -14,7 +14,8 @@
  *		every 64 entries).  -c cuts a random replica off for
  *		1.2 s, mends it for 0.4 s, and so on (leaders change,
  *		entries of old leaders are truncated, proposals are lost
- *		and proposed again).  -k arms a failpoint once ACKED
+ *		and proposed again).  -L has n1 campaign first in every
+ *		group, so that it leads them.  -k arms a failpoint once ACKED
  *		proposals are acknowledged (failpoint_set).
  *	raft-tool check DIR [-g GROUPS] [-f NODES] ACKED
  *		starts the three again, waits until every replica applied
@@ -219,7 +220,7 @@ load_calm(struct load *ld)
 /* raft-tool load. */
 static int
 cmd_load(const char *dir, int groups, uint64_t n, bool lag, bool chaos,
-    const char *arm, uint64_t arm_after)
+    bool lead1, const char *arm, uint64_t arm_after)
 {
 	struct load	 ld;
 	int		 i, rv = 0;
@@ -251,6 +252,8 @@ cmd_load(const char *dir, int groups, uint64_t n, bool lag, bool chaos,
 		ld.chaos_timer.data = &ld;
 		ev_timer_start(ld.c.loop, &ld.chaos_timer);
 	}
+	for (i = 0; lead1 && i < groups; i++)
+		(void)raftdrv_campaign(ld.c.node[0].drv, (uint16_t)i);
 	if (!rc_run_until(&ld.c, rc_all_led, NULL, 20000)) {
 		fprintf(stderr, "raft-tool: no leader for every group\n");
 		rv = 1;
@@ -876,15 +879,18 @@ main(int argc, char **argv)
 	const char	*arm = NULL, *first = NULL;
 	uint64_t	 n = 500, arm_after = 0;
 	int		 ch, groups = 4;
-	bool		 lag = false, chaos = false;
+	bool		 lag = false, chaos = false, lead1 = false;
 
 	if (argc < 3)
 		goto usage;
 	cmd = argv[1];
 	dir = argv[2];
 	optind = 3;
-	while ((ch = getopt(argc, argv, "a:cf:g:k:ln:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:cf:g:k:lLn:")) != -1) {
 		switch (ch) {
+		case 'L':
+			lead1 = true;
+			break;
 		case 'f':
 			first = optarg;
 			break;
@@ -913,7 +919,8 @@ main(int argc, char **argv)
 	if (groups < 1 || groups > RC_MAX_GROUPS)
 		goto usage;
 	if (strcmp(cmd, "load") == 0)
-		return (cmd_load(dir, groups, n, lag, chaos, arm, arm_after));
+		return (cmd_load(dir, groups, n, lag, chaos, lead1, arm,
+		    arm_after));
 	if (strcmp(cmd, "check") == 0 && optind < argc)
 		return (cmd_check(dir, groups, argv[optind], first));
 	if (strcmp(cmd, "corrupt") == 0 && optind + 1 < argc)
@@ -929,7 +936,7 @@ main(int argc, char **argv)
 		return (cmd_api(dir));
 usage:
 	fprintf(stderr, "usage: raft-tool load DIR [-g GROUPS] [-n N] [-l] "
-	    "[-c] [-k POINT[:N] -a ACKED]\n"
+	    "[-c] [-L] [-k POINT[:N] -a ACKED]\n"
 	    "       raft-tool check DIR [-g GROUPS] [-f NODES] ACKED\n"
 	    "       raft-tool corrupt DIR NODE GROUP\n"
 	    "       raft-tool bump DIR NODE GROUP\n"
