@@ -2,7 +2,7 @@
  * raftsim.c: deterministic simulation of Raft groups (issue 13 §2, §4).
  *
  *	raftsim --seeds N [--first S] [--nodes 3|5] [--bug NAME]
- *	    [--time MS] [--steps N] [--safety-only] [-v]
+ *	    [--time MS] [--steps N] [--safety-only] [--keep-going] [-v]
  *	raftsim --seed S [--nodes 3|5] [--bug NAME] [--trace] [-v]
  *	raftsim --list-bugs
  *
@@ -30,12 +30,20 @@
  * proposal in every applied log) and, unless --safety-only, the rules of
  * durability that the driver can see on the wire (no reply before its term
  * and vote are durable, no append ack beyond the durable log, no commit
- * without a durable quorum, no follower commit beyond its durable log).
- * When the faults stop it checks liveness: a leader, and every
- * acknowledged proposal applied on every member, within a bounded time.
+ * without a durable quorum nor of an old-term entry, no follower commit
+ * beyond its durable log, no campaign with its log not durable).  When the
+ * faults stop it checks liveness: a leader, and every acknowledged
+ * proposal applied on every member, within a bounded time.
  *
  * A seed draws its own fault mix (swarm testing): which faults are on and
- * how often, network and disk latencies, timeouts, window sizes.
+ * how often, network and disk latencies, timeouts, the core's options and
+ * windows; 30% of the seeds are leader churn (Raft's Figure 8: young
+ * leaders cut off, leaders dying as they commit).  docs/raft.md has the
+ * model, the checks and the seeds each bug switch takes to be found.
+ *
+ * Memory: one struct sim per run, reset by sim_init() and freed by
+ * sim_free(); every message, write and log entry is an owned copy (the
+ * core's update is valid only until its next step).
  */
 #include <inttypes.h>
 #include <stdarg.h>
