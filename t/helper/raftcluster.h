@@ -198,12 +198,13 @@ rc_node_stop(struct rc_cluster *c, int i)
 
 	if (!n->up)
 		return;
+	/* Down first: callbacks run while the driver stops. */
+	n->up = false;
 	raftdrv_inproc_remove(c->ip, (raft_id)i + 1);
 	raftdrv_free(n->drv);
 	raftlog_close(n->rl);
 	n->drv = NULL;
 	n->rl = NULL;
-	n->up = false;
 }
 
 /* Keeps the loop from sleeping long while a condition is polled. */
