@@ -56,6 +56,7 @@ enum raftdrv_note_kind {
 /* What to step a group with once a job is durable. */
 struct raftdrv_note {
 	uint16_t		 group;
+	uint32_t		 gen;		/* of the group's start */
 	uint8_t			 kind;
 	raft_index		 index;
 	raft_term		 term;
@@ -73,6 +74,7 @@ struct raftdrv_job {
 	size_t			 n_notes, cap_notes;
 	/* INSTALL and VIEW */
 	uint16_t		 group;
+	uint32_t		 gen;
 	raft_index		 index;
 	raft_term		 term;
 	struct raft_conf	 conf;
@@ -88,6 +90,7 @@ struct raftdrv_held {
 	struct raftdrv_held	*next;
 	uint64_t		 seq;
 	uint16_t		 group;
+	uint32_t		 gen;
 	struct raft_msg		*m;
 };
 
@@ -117,6 +120,7 @@ struct raftdrv_confent {
 struct raftdrv_group {
 	struct raftdrv		*drv;
 	uint16_t		 id;
+	uint32_t		 gen;		/* this start of the group */
 	struct raft		*r;
 	struct raftdrv_sm	 sm;
 	bool			 failed;
@@ -163,6 +167,7 @@ struct raftdrv {
 	/* This turn's jobs, not yet handed over. */
 	struct raftdrv_job	*turn_head, *turn_tail;
 	uint64_t		 next_seq;
+	uint32_t		 next_gen;
 	/* Held messages, in seq order. */
 	struct raftdrv_held	*held_head, *held_tail;
 	struct raftdrv_call	*calls_head, *calls_tail;
@@ -418,6 +423,7 @@ raftdrv_note(struct raftdrv_job *j, struct raftdrv_group *g, uint8_t kind,
 	}
 	n = &j->notes[j->n_notes];
 	n->group = g->id;
+	n->gen = g->gen;
 	n->kind = kind;
 	n->index = index;
 	n->term = term;
@@ -762,6 +768,7 @@ raftdrv_want_view(struct raftdrv_group *g, raft_id to)
 	g->view_pending = true;
 	j = raftdrv_job_new(g->drv, RAFTDRV_JOB_VIEW);
 	j->group = g->id;
+	j->gen = g->gen;
 }
 
 /* Fill a SNAP message's chunk from the group's view; false if none. */
@@ -794,14 +801,15 @@ raftdrv_fill_snap(struct raftdrv_group *g, struct raft_msg *m)
 
 /* Hold a copy of a message until job seq is durable. */
 static void
-raftdrv_hold(struct raftdrv *drv, uint64_t seq, uint16_t group,
+raftdrv_hold(struct raftdrv *drv, uint64_t seq, struct raftdrv_group *g,
     const struct raft_msg *m)
 {
 	struct raftdrv_held	*h;
 
 	h = xcalloc(1, sizeof *h);
 	h->seq = seq;
-	h->group = group;
+	h->group = g->id;
+	h->gen = g->gen;
 	h->m = raftdrv_msg_dup(m);
 	if (drv->held_tail != NULL)
 		drv->held_tail->next = h;
@@ -844,6 +852,7 @@ raftdrv_snap_chunk(struct raftdrv_group *g, const struct raft_update *u)
 	j = raftdrv_job_new(drv, RAFTDRV_JOB_INSTALL);
 	j->sync = true;
 	j->group = g->id;
+	j->gen = g->gen;
 	j->index = sc->index;
 	j->term = sc->term;
 	if (sc->conf != NULL)
@@ -1013,7 +1022,7 @@ raftdrv_handle(struct raftdrv_group *g, struct raft_update *u)
 		if (m->type == RAFT_MSG_SNAP && !raftdrv_fill_snap(g, m))
 			continue;
 		if (m->wait == RAFT_WAIT_PERSIST && !RAFTDRV_BUG_EARLY())
-			raftdrv_hold(drv, drv->turn_tail->seq, g->id, m);
+			raftdrv_hold(drv, drv->turn_tail->seq, g, m);
 		else
 			drv->cfg.tr->send(drv->cfg.tr_arg, g->id, m);
 	}
@@ -1073,12 +1082,14 @@ raftdrv_step(struct raftdrv_group *g, struct raft_event *ev,
 static void
 raftdrv_release(struct raftdrv *drv, uint64_t seq, bool failed)
 {
+	struct raftdrv_group	*g;
 	struct raftdrv_held	*h;
 
 	while ((h = drv->held_head) != NULL && h->seq <= seq) {
 		if ((drv->held_head = h->next) == NULL)
 			drv->held_tail = NULL;
-		if (!failed && raftdrv_group(drv, h->group) != NULL)
+		if (!failed && (g = raftdrv_group(drv, h->group)) != NULL &&
+		    g->gen == h->gen)
 			drv->cfg.tr->send(drv->cfg.tr_arg, h->group, h->m);
 		free(h->m);
 		free(h);
@@ -1095,7 +1106,9 @@ raftdrv_job_notes(struct raftdrv *drv, struct raftdrv_job *j)
 	size_t			 i, k;
 
 	for (i = 0; i < j->n_notes; i++) {
-		if ((g = raftdrv_group(drv, j->notes[i].group)) == NULL)
+		/* A group stopped (and maybe started again) since. */
+		if ((g = raftdrv_group(drv, j->notes[i].group)) == NULL ||
+		    g->gen != j->notes[i].gen)
 			continue;
 		memset(&ev, 0, sizeof ev);
 		if (j->failed) {
@@ -1119,7 +1132,7 @@ raftdrv_job_notes(struct raftdrv *drv, struct raftdrv_job *j)
 		raftdrv_step(g, &ev, &u);
 	}
 	if (j->kind == RAFTDRV_JOB_VIEW &&
-	    (g = raftdrv_group(drv, j->group)) != NULL) {
+	    (g = raftdrv_group(drv, j->group)) != NULL && g->gen == j->gen) {
 		g->view_pending = false;
 		if (j->view == NULL) {
 			log_err("raftdrv: group %u: %s; no snapshot is sent",
@@ -1349,6 +1362,7 @@ raftdrv_group_start(struct raftdrv *drv, uint16_t id,
 	g = xcalloc(1, sizeof *g);
 	g->drv = drv;
 	g->id = id;
+	g->gen = ++drv->next_gen;
 	if (sm != NULL)
 		g->sm = *sm;
 	rc = drv->cfg.raft;
