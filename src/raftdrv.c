@@ -182,6 +182,7 @@ struct raftdrv {
 	struct raftdrv_job	*in_head, *in_tail;	/* to the thread */
 	struct raftdrv_job	*out_head, *out_tail;	/* back */
 	bool			 stop;
+	bool			 crash;		/* stop writing at once */
 	bool			 broken;	/* thread: a write failed */
 	uint64_t		 writes;		/* thread */
 };
@@ -504,6 +505,11 @@ raftdrv_thread(void *arg)
 		pthread_mutex_lock(&drv->mtx);
 		while (drv->in_head == NULL && !drv->stop)
 			pthread_cond_wait(&drv->cond, &drv->mtx);
+		if (drv->crash) {
+			/* raftdrv_crash: what is not written is lost. */
+			pthread_mutex_unlock(&drv->mtx);
+			break;
+		}
 		list = drv->in_head;
 		last = drv->in_tail;
 		drv->in_head = drv->in_tail = NULL;
@@ -1257,24 +1263,33 @@ raftdrv_group_free(struct raftdrv_group *g)
 	free(g);
 }
 
-/* Stop a driver; see raftdrv.h. */
-void
-raftdrv_free(struct raftdrv *drv)
+/* Stop, writing what was handed over (or, for a crash, dropping it). */
+static void
+raftdrv_stop(struct raftdrv *drv, bool crash)
 {
-	struct raftdrv_job	*j;
+	struct raftdrv_job	*j, *lists[2];
 	size_t			 i;
 
-	if (drv == NULL)
-		return;
 	/* Hand over what this turn made, then let the thread finish. */
-	raftdrv_prepare_cb(drv->loop, &drv->prepare, 0);
+	if (!crash)
+		raftdrv_prepare_cb(drv->loop, &drv->prepare, 0);
 	if (drv->thread_started) {
 		pthread_mutex_lock(&drv->mtx);
 		drv->stop = true;
+		drv->crash = crash;
 		pthread_cond_signal(&drv->cond);
 		pthread_mutex_unlock(&drv->mtx);
 		pthread_join(drv->thread, NULL);
 	}
+	/* A crash leaves jobs never handed over or never written. */
+	lists[0] = drv->turn_head;
+	lists[1] = drv->in_head;
+	drv->turn_head = drv->turn_tail = drv->in_head = drv->in_tail = NULL;
+	for (i = 0; i < 2; i++)
+		while ((j = lists[i]) != NULL) {
+			lists[i] = j->next;
+			raftdrv_job_free(j);
+		}
 	ev_timer_stop(drv->loop, &drv->timer);
 	ev_prepare_stop(drv->loop, &drv->prepare);
 	ev_async_stop(drv->loop, &drv->async);
@@ -1295,6 +1310,22 @@ raftdrv_free(struct raftdrv *drv)
 	free(drv->name);
 	drv->magic = 0;
 	free(drv);
+}
+
+/* Stop a driver; see raftdrv.h. */
+void
+raftdrv_free(struct raftdrv *drv)
+{
+	if (drv != NULL)
+		raftdrv_stop(drv, false);
+}
+
+/* Stop as a crash would; see raftdrv.h. */
+void
+raftdrv_crash(struct raftdrv *drv)
+{
+	if (drv != NULL)
+		raftdrv_stop(drv, true);
 }
 
 /* Write the first entry of a new group (raft.h: index 1, term 1). */

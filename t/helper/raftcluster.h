@@ -207,6 +207,22 @@ rc_node_stop(struct rc_cluster *c, int i)
 	n->rl = NULL;
 }
 
+/* Kill node i as kill -9 would: its unwritten writes are lost. */
+static inline void
+rc_node_crash(struct rc_cluster *c, int i)
+{
+	struct rc_node	*n = &c->node[i];
+
+	if (!n->up)
+		return;
+	n->up = false;
+	raftdrv_inproc_remove(c->ip, (raft_id)i + 1);
+	raftdrv_crash(n->drv);
+	raftlog_close(n->rl);
+	n->drv = NULL;
+	n->rl = NULL;
+}
+
 /* Keeps the loop from sleeping long while a condition is polled. */
 static void
 rc_wake_cb(EV_P_ ev_timer *w, int revents)
