@@ -346,6 +346,7 @@ conn_want_flush(struct conn *c)
 	c->in_tx_list = true;
 	c->tx_next = c->w->tx_pending;
 	c->w->tx_pending = c;
+	c->w->n_tx_pending++;
 }
 
 /* Write what we can; returns -1 on a write error. */
@@ -745,6 +746,7 @@ conn_before_sleep(struct worker *w)
 	/* A failed write closes a conn, which may publish a will and queue
 	 * more writes: go round until nothing is pending. */
 	while (w->tx_pending != NULL) {
+		w->n_tx_pending = 0;
 		for (c = w->tx_pending, w->tx_pending = NULL; c != NULL;
 		    c = next) {
 			next = c->tx_next;

@@ -12,6 +12,7 @@
 #define LOOP_H
 
 #include <ev.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct inbox_item {
@@ -53,7 +54,7 @@ void	 loop_post(struct loop *, struct inbox_item *);
 /* Push without waking (batching); call loop_wake after. */
 void	 loop_push(struct loop *, struct inbox_item *);
 void	 loop_wake(struct loop *);
-/* Drain the inbox now (owner thread). */
-void	 loop_drain(struct loop *);
+/* Drain the inbox now (owner thread); returns the items drained. */
+size_t	 loop_drain(struct loop *);
 
 #endif

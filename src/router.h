@@ -47,6 +47,11 @@ struct router_link {
 	uint32_t	 n, cap;
 };
 
+/* A batch of at most ROUTER_ASSIST_MSGS messages for a worker, on a turn
+ * with at most ROUTER_ASSIST_OWN conns of ours to write, may be matched
+ * by us if that worker sleeps (router_before_sleep). */
+#define ROUTER_ASSIST_MSGS	32
+#define ROUTER_ASSIST_OWN	8
 #define ROUTER_LINK_HIGH	512
 #define ROUTER_LINK_LOW		128
 

@@ -28,6 +28,7 @@ struct worker		**workers;
 unsigned		  n_workers;
 
 static __thread struct worker *worker_tls;
+static __thread bool worker_assisting;	/* doing another's turn */
 
 /* A socket handed over at CONNECT (see worker.h). */
 struct conn_handoff {
@@ -147,11 +148,16 @@ worker_inbox_cb(struct loop *l, struct inbox_item *it)
 	}
 }
 
-/* Before sleeping: hand batches over first, then write to clients. */
+static void	worker_assist(struct worker *);
+
+/* Before sleeping: hand batches over first, then write to clients; then
+ * do the turn of the workers we woke that are still asleep. */
 static void
 worker_before_sleep(struct loop *l)
 {
 	struct worker	*w = l->owner;
+	uint64_t	 mask;
+	unsigned	 d;
 
 	/* Storage writes go before the messages they cover are handed
 	 * over, so that a subscriber's acknowledgement never reaches the
@@ -163,6 +169,61 @@ worker_before_sleep(struct loop *l)
 	ds_before_sleep(w);
 	router_before_sleep(w);
 	w->now = now_ms();
+	mask = w->assist_mask;
+	w->assist_mask = 0;
+	for (d = 0; mask != 0 && d < n_workers; d++) {
+		if ((mask & (UINT64_C(1) << d)) == 0)
+			continue;
+		if (!worker_assisting && d != w->id)
+			worker_assist(workers[d]);
+		/* Either way it wakes: to do its turn, or to take in the
+		 * watchers its turn changed. */
+		loop_wake(&workers[d]->loop);
+	}
+}
+
+/*
+ * Do the turn of worker d if its loop sleeps (see worker.h): what its
+ * inbox holds, then its before-sleep hook.  The caller wakes it after:
+ * its loop then applies the watchers changed here (libev's fd changes
+ * and timers), which it cannot do while it sleeps.
+ */
+static void
+worker_assist(struct worker *d)
+{
+	struct worker	*self = worker_tls;
+
+	if (pthread_mutex_trylock(&d->lock) != 0)
+		return;
+	if (d->running) {
+		worker_tls = d;
+		worker_assisting = true;
+		ev_now_update(d->loop.ev);
+		d->now = now_ms();
+		if (loop_drain(&d->loop) != 0)
+			worker_before_sleep(&d->loop);
+		worker_assisting = false;
+		worker_tls = self;
+	}
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* libev, before the loop blocks: its state is free to take. */
+static void
+worker_release_cb(EV_P)
+{
+	struct worker	*w = ev_userdata(EV_A);
+
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* libev, after the loop blocked: take its state back. */
+static void
+worker_acquire_cb(EV_P)
+{
+	struct worker	*w = ev_userdata(EV_A);
+
+	pthread_mutex_lock(&w->lock);
 }
 
 /* 10 Hz housekeeping. */
@@ -181,7 +242,11 @@ worker_main(void *arg)
 	struct worker	*w = arg;
 
 	worker_tls = w;
+	pthread_mutex_lock(&w->lock);
+	w->running = true;
 	ev_run(w->loop.ev, 0);
+	w->running = false;
+	pthread_mutex_unlock(&w->lock);
 	return (NULL);
 }
 
@@ -212,6 +277,10 @@ worker_start_all(unsigned n, char **cause)
 		w->now = now_ms();
 		loop_init(&w->loop, ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK),
 		    w, worker_before_sleep, worker_cron, worker_inbox_cb);
+		pthread_mutex_init(&w->lock, NULL);
+		ev_set_userdata(w->loop.ev, w);
+		ev_set_loop_release_cb(w->loop.ev, worker_release_cb,
+		    worker_acquire_cb);
 		router_init(w);
 	}
 	for (i = 0; i < n; i++) {
@@ -301,6 +370,7 @@ worker_join_all(void)
 		loop_release(&w->loop);
 		ev_loop_destroy(w->loop.ev);
 		hmap_release(&w->sessions);
+		pthread_mutex_destroy(&w->lock);
 		free(w->slots);
 		free(w->rbuf);
 		free(w);

@@ -7,6 +7,17 @@
  * items (loop.h).  A CONNECT that arrives on another worker is handed to
  * the home worker with its socket, so a client id always lives on exactly
  * one worker and takeover needs no lock.
+ *
+ * A worker's state belongs to whoever holds its lock: its own thread
+ * holds it except while its loop sleeps (libev's release and acquire
+ * callbacks around epoll_wait).  A worker that handed messages over and
+ * woke another may, once its own turn is done, find that one still
+ * asleep: it then takes the sleeper's lock and does the sleeper's turn
+ * itself (inbox, before-sleep hook: deliveries and writes), so that a
+ * hand-over does not wait for a thread's wake-up.  The wake-up it sent
+ * still comes, and the sleeper's loop then takes in the watchers changed
+ * meanwhile.  Code that runs in a turn uses the worker it is given (or
+ * worker_self(), which is the worker whose turn it is), never the thread.
  */
 #ifndef WORKER_H
 #define WORKER_H
@@ -81,7 +92,13 @@ struct worker {
 	struct conn	*tx_pending;	/* conns with bytes to flush */
 	struct conn	*closing;	/* conns to free before sleep */
 	struct fwd_batch **out;		/* per destination worker */
-	uint64_t	 wake_mask;	/* workers pushed to this turn */
+	uint64_t	 wake_mask;	/* workers to wake this turn */
+	uint64_t	 batch_mask;	/* workers handed a batch this turn */
+	uint64_t	 small_mask;	/* ... all of them small */
+	uint64_t	 assist_mask;	/* workers to wake after our writes */
+	uint32_t	 n_tx_pending;	/* conns on tx_pending */
+	pthread_mutex_t	 lock;		/* held by whoever runs its turn */
+	bool		 running;	/* its thread is in ev_run (lock) */
 	uint32_t	*out_hint;	/* last batch size per destination */
 	struct flow_batch **flow_out;	/* throttles per worker, self too */
 	struct router_link *links;	/* to each worker */
