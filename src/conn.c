@@ -109,6 +109,7 @@ conn_setup(struct worker *w, int fd, struct listener *l)
 	ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
 	c->io.data = c;
 	ev_io_start(w->loop.ev, &c->io);
+	loop_touch(&w->loop);
 	ev_init(&c->timer, conn_timer_cb);
 	c->timer.data = c;
 	c->last_rx = ev_now(w->loop.ev);
@@ -272,6 +273,8 @@ conn_timer_arm(struct conn *c)
 	if (next >= 0) {
 		ev_timer_set(&c->timer, next, 0.);
 		ev_timer_start(c->w->loop.ev, &c->timer);
+		if (next < LOOP_CRON_MS / 1000.0)
+			loop_touch(&c->w->loop);
 	}
 }
 
@@ -392,6 +395,7 @@ conn_flush(struct conn *c)
 		ev_io_stop(c->w->loop.ev, &c->io);
 		ev_io_set(&c->io, c->fd, EV_WRITE | (c->paused ? 0 : EV_READ));
 		ev_io_start(c->w->loop.ev, &c->io);
+		loop_touch(&c->w->loop);
 	}
 	return (0);
 }
@@ -429,6 +433,7 @@ conn_stop_reading(struct conn *c)
 	ev_io_set(&c->io, c->fd, c->want_write ? EV_WRITE : 0);
 	if (c->want_write)
 		ev_io_start(c->w->loop.ev, &c->io);
+	loop_touch(&c->w->loop);
 	conn_timer_arm(c);
 }
 
@@ -613,8 +618,10 @@ conn_read(struct conn *c)
 		if (!conn_read_once(c))
 			return;
 	if (c->state != CONN_S_CLOSING && !c->paused &&
-	    c->tr->buffered != NULL && c->tr->buffered(c))
+	    c->tr->buffered != NULL && c->tr->buffered(c)) {
 		ev_feed_event(c->w->loop.ev, &c->io, EV_READ);
+		loop_touch(&c->w->loop);
+	}
 }
 
 /*
@@ -644,11 +651,14 @@ conn_resume_reading(struct conn *c)
 	ev_io_stop(c->w->loop.ev, &c->io);
 	ev_io_set(&c->io, c->fd, EV_READ | (c->want_write ? EV_WRITE : 0));
 	ev_io_start(c->w->loop.ev, &c->io);
+	loop_touch(&c->w->loop);
 	if (buf_used(&c->rx) != 0 &&
 	    !conn_feed(c, buf_head(&c->rx), buf_used(&c->rx), true))
 		return;
-	if (c->tr->buffered != NULL && c->tr->buffered(c))
+	if (c->tr->buffered != NULL && c->tr->buffered(c)) {
 		ev_feed_event(c->w->loop.ev, &c->io, EV_READ);
+		loop_touch(&c->w->loop);
+	}
 	conn_timer_arm(c);
 }
 

@@ -152,6 +152,7 @@ router_push_batch(struct worker *w, unsigned d)
 		return;
 	__atomic_add_fetch(&w->links[d].pending, w->out[d]->n,
 	    __ATOMIC_ACQ_REL);
+	w->fwd_msgs += w->out[d]->n;
 	if (w->out[d]->n <= ROUTER_ASSIST_MSGS)
 		w->small_mask |= UINT64_C(1) << d;
 	else
@@ -876,11 +877,12 @@ router_before_sleep(struct worker *w)
 	 * we have few writes of our own, is woken after our writes: if it
 	 * sleeps then, we do its turn (worker.h), sparing the messages a
 	 * thread's wake-up.  Anything else wakes it now: route deltas must
-	 * be in before our SUBACKs go (see the top of this file), and a
-	 * large batch is better matched in parallel.
+	 * be in before our SUBACKs go (see the top of this file), and large
+	 * batches, or a steady stream of small ones, are better matched in
+	 * parallel.
 	 */
 	defer = w->batch_mask & w->small_mask & ~w->wake_mask;
-	if (w->n_tx_pending > ROUTER_ASSIST_OWN)
+	if (w->n_tx_pending > ROUTER_ASSIST_OWN || !w->assist_ok)
 		defer = 0;
 	w->wake_mask |= w->batch_mask & ~defer;
 	for (d = 0; w->wake_mask != 0 && d < n_workers; d++) {
@@ -889,6 +891,16 @@ router_before_sleep(struct worker *w)
 	}
 	w->assist_mask |= defer;
 	w->wake_mask = w->batch_mask = w->small_mask = 0;
+}
+
+/* 10 Hz: may we do the turns of workers we hand messages to (see
+ * router_before_sleep)?  Only while we hand over few. */
+void
+router_cron(struct worker *w)
+{
+	w->assist_ok = w->fwd_msgs - w->fwd_cron <=
+	    ROUTER_ASSIST_RATE * LOOP_CRON_MS / 1000;
+	w->fwd_cron = w->fwd_msgs;
 }
 
 /* $exclusive/ subscriptions: filter -> owner, node-wide (SUBSCRIBE only). */

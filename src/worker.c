@@ -113,6 +113,10 @@ worker_inbox_cb(struct loop *l, struct inbox_item *it)
 	struct worker		*w = l->owner;
 	struct worker_call	*call;
 
+	/* Deliveries mark what they change themselves (loop_touch());
+	 * anything else, done by another thread, wakes us after. */
+	if (it->kind != INBOX_FORWARD && it->kind != INBOX_SHARED)
+		loop_touch(l);
 	switch ((enum inbox_kind)it->kind) {
 	case INBOX_FORWARD:
 		router_forward_in(w, (struct fwd_batch *)it);
@@ -148,7 +152,7 @@ worker_inbox_cb(struct loop *l, struct inbox_item *it)
 	}
 }
 
-static void	worker_assist(struct worker *);
+static bool	worker_assist(struct worker *);
 
 /* Before sleeping: hand batches over first, then write to clients; then
  * do the turn of the workers we woke that are still asleep. */
@@ -174,38 +178,42 @@ worker_before_sleep(struct loop *l)
 	for (d = 0; mask != 0 && d < n_workers; d++) {
 		if ((mask & (UINT64_C(1) << d)) == 0)
 			continue;
-		if (!worker_assisting && d != w->id)
-			worker_assist(workers[d]);
-		/* Either way it wakes: to do its turn, or to take in the
-		 * watchers its turn changed. */
+		if (!worker_assisting && d != w->id &&
+		    worker_assist(workers[d]))
+			continue;
 		loop_wake(&workers[d]->loop);
 	}
 }
 
 /*
  * Do the turn of worker d if its loop sleeps (see worker.h): what its
- * inbox holds, then its before-sleep hook.  The caller wakes it after:
- * its loop then applies the watchers changed here (libev's fd changes
- * and timers), which it cannot do while it sleeps.
+ * inbox holds, then its before-sleep hook.  True if that was all: false
+ * if d is awake, or if its turn started watchers (loop_touch()) that its
+ * loop must take in (libev applies fd changes and timers only in the
+ * loop's own thread): then the caller wakes it.
  */
-static void
+static bool
 worker_assist(struct worker *d)
 {
 	struct worker	*self = worker_tls;
+	bool		 done = false;
 
 	if (pthread_mutex_trylock(&d->lock) != 0)
-		return;
+		return (false);
 	if (d->running) {
 		worker_tls = d;
 		worker_assisting = true;
+		d->loop.touched = false;
 		ev_now_update(d->loop.ev);
 		d->now = now_ms();
 		if (loop_drain(&d->loop) != 0)
 			worker_before_sleep(&d->loop);
+		done = !d->loop.touched;
 		worker_assisting = false;
 		worker_tls = self;
 	}
 	pthread_mutex_unlock(&d->lock);
+	return (done);
 }
 
 /* libev, before the loop blocks: its state is free to take. */
@@ -233,6 +241,7 @@ worker_cron(struct loop *l)
 	struct worker	*w = l->owner;
 
 	w->now = now_ms();
+	router_cron(w);
 }
 
 /* Thread body. */
@@ -272,6 +281,7 @@ worker_start_all(unsigned n, char **cause)
 		w->next_sid = 1;
 		hmap_init(&w->sessions);
 		w->free_slot = UINT32_MAX;
+		w->assist_ok = true;
 		TAILQ_INIT(&w->conns);
 		w->rbuf = xmalloc(WORKER_RBUF);
 		w->now = now_ms();

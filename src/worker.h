@@ -10,14 +10,16 @@
  *
  * A worker's state belongs to whoever holds its lock: its own thread
  * holds it except while its loop sleeps (libev's release and acquire
- * callbacks around epoll_wait).  A worker that handed messages over and
- * woke another may, once its own turn is done, find that one still
- * asleep: it then takes the sleeper's lock and does the sleeper's turn
- * itself (inbox, before-sleep hook: deliveries and writes), so that a
- * hand-over does not wait for a thread's wake-up.  The wake-up it sent
- * still comes, and the sleeper's loop then takes in the watchers changed
- * meanwhile.  Code that runs in a turn uses the worker it is given (or
- * worker_self(), which is the worker whose turn it is), never the thread.
+ * callbacks around epoll_wait).  A worker that handed a few messages to
+ * another (router_before_sleep says when) looks, once its own writes are
+ * done, whether that one sleeps: if so it takes the sleeper's lock and
+ * does the sleeper's turn itself (inbox, before-sleep hook: deliveries
+ * and writes), so that the hand-over does not wait for a thread's
+ * wake-up, and wakes the sleeper only if that turn started watchers
+ * (loop_touch()), which libev takes in only in the loop's own thread
+ * (the 10 Hz cron timer wakes every loop anyway); if not, it wakes it.  Code that runs in a turn uses the worker it is given (or
+ * worker_self(), which is the worker whose turn it is), never the
+ * thread.
  */
 #ifndef WORKER_H
 #define WORKER_H
@@ -97,6 +99,9 @@ struct worker {
 	uint64_t	 small_mask;	/* ... all of them small */
 	uint64_t	 assist_mask;	/* workers to wake after our writes */
 	uint32_t	 n_tx_pending;	/* conns on tx_pending */
+	uint64_t	 fwd_msgs;	/* messages handed to other workers */
+	uint64_t	 fwd_cron;	/* ... at the last cron */
+	bool		 assist_ok;	/* few of them lately (router_cron) */
 	pthread_mutex_t	 lock;		/* held by whoever runs its turn */
 	bool		 running;	/* its thread is in ev_run (lock) */
 	uint32_t	*out_hint;	/* last batch size per destination */

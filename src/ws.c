@@ -960,6 +960,7 @@ ws_linger(struct conn *c)
 	l->timer.data = l;
 	ev_io_start(c->w->loop.ev, &l->io);
 	ev_timer_start(c->w->loop.ev, &l->timer);
+	loop_touch(&c->w->loop);
 }
 
 /* Before close: a close frame (1000) unless one went, what we hold, then
