@@ -874,9 +874,9 @@ router_before_sleep(struct worker *w)
 	}
 	/*
 	 * A worker handed only small batches of messages this turn, while
-	 * we have few writes of our own, is woken after our writes: if it
-	 * sleeps then, we do its turn (worker.h), sparing the messages a
-	 * thread's wake-up.  Anything else wakes it now: route deltas must
+	 * we have few writes of our own, is not woken here: if it sleeps, we
+	 * do its turn next (worker.h), sparing the messages a thread's
+	 * wake-up; if not, we wake it then.  Anything else wakes it now: route deltas must
 	 * be in before our SUBACKs go (see the top of this file), and large
 	 * batches, or a steady stream of small ones, are better matched in
 	 * parallel.

@@ -154,26 +154,14 @@ worker_inbox_cb(struct loop *l, struct inbox_item *it)
 
 static bool	worker_assist(struct worker *);
 
-/* Before sleeping: hand batches over first, then write to clients; then
- * do the turn of the workers we woke that are still asleep. */
+/* Do the turns of the workers handed small batches this turn (router.h)
+ * that sleep; wake the others. */
 static void
-worker_before_sleep(struct loop *l)
+worker_assist_all(struct worker *w)
 {
-	struct worker	*w = l->owner;
-	uint64_t	 mask;
+	uint64_t	 mask = w->assist_mask;
 	unsigned	 d;
 
-	/* Storage writes go before the messages they cover are handed
-	 * over, so that a subscriber's acknowledgement never reaches the
-	 * storage thread before the message it deletes. */
-	ds_before_sleep(w);
-	router_before_sleep(w);
-	conn_before_sleep(w);
-	/* Closing conns may have published wills: hand those over too. */
-	ds_before_sleep(w);
-	router_before_sleep(w);
-	w->now = now_ms();
-	mask = w->assist_mask;
 	w->assist_mask = 0;
 	for (d = 0; mask != 0 && d < n_workers; d++) {
 		if ((mask & (UINT64_C(1) << d)) == 0)
@@ -183,6 +171,28 @@ worker_before_sleep(struct loop *l)
 			continue;
 		loop_wake(&workers[d]->loop);
 	}
+}
+
+/* Before sleeping: hand batches over first (doing the turns of sleeping
+ * workers that get a few messages: their subscribers wait for them, our
+ * few writes can wait for that), then write to clients. */
+static void
+worker_before_sleep(struct loop *l)
+{
+	struct worker	*w = l->owner;
+
+	/* Storage writes go before the messages they cover are handed
+	 * over, so that a subscriber's acknowledgement never reaches the
+	 * storage thread before the message it deletes. */
+	ds_before_sleep(w);
+	router_before_sleep(w);
+	worker_assist_all(w);
+	conn_before_sleep(w);
+	/* Closing conns may have published wills: hand those over too. */
+	ds_before_sleep(w);
+	router_before_sleep(w);
+	worker_assist_all(w);
+	w->now = now_ms();
 }
 
 /*

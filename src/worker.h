@@ -11,8 +11,8 @@
  * A worker's state belongs to whoever holds its lock: its own thread
  * holds it except while its loop sleeps (libev's release and acquire
  * callbacks around epoll_wait).  A worker that handed a few messages to
- * another (router_before_sleep says when) looks, once its own writes are
- * done, whether that one sleeps: if so it takes the sleeper's lock and
+ * another (router_before_sleep says when) looks, before its own few
+ * writes, whether that one sleeps: if so it takes the sleeper's lock and
  * does the sleeper's turn itself (inbox, before-sleep hook: deliveries
  * and writes), so that the hand-over does not wait for a thread's
  * wake-up, and wakes the sleeper only if that turn started watchers
