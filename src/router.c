@@ -876,10 +876,10 @@ router_before_sleep(struct worker *w)
 	 * A worker handed only small batches of messages this turn, while
 	 * we have few writes of our own, is not woken here: if it sleeps, we
 	 * do its turn next (worker.h), sparing the messages a thread's
-	 * wake-up; if not, we wake it then.  Anything else wakes it now: route deltas must
-	 * be in before our SUBACKs go (see the top of this file), and large
-	 * batches, or a steady stream of small ones, are better matched in
-	 * parallel.
+	 * wake-up; if not, we wake it then.  Anything else wakes it now:
+	 * route deltas must be in before our SUBACKs go (see the top of
+	 * this file), and large batches, or a steady stream of small ones,
+	 * are better matched in parallel.
 	 */
 	defer = w->batch_mask & w->small_mask & ~w->wake_mask;
 	if (w->n_tx_pending > ROUTER_ASSIST_OWN || !w->assist_ok)

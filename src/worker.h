@@ -17,7 +17,8 @@
  * and writes), so that the hand-over does not wait for a thread's
  * wake-up, and wakes the sleeper only if that turn started watchers
  * (loop_touch()), which libev takes in only in the loop's own thread
- * (the 10 Hz cron timer wakes every loop anyway); if not, it wakes it.  Code that runs in a turn uses the worker it is given (or
+ * (the 10 Hz cron timer wakes every loop anyway); if the other is awake,
+ * it wakes it.  Code that runs in a turn uses the worker it is given (or
  * worker_self(), which is the worker whose turn it is), never the
  * thread.
  */
