@@ -24,24 +24,31 @@ buf_release(struct buf *b)
 	buf_init(b);
 }
 
-/* Make room for n more bytes after len. */
+/*
+ * Make room for n more bytes after len.  The consumed front is reclaimed
+ * (the rest moved down) only when it is at least as large as the rest;
+ * otherwise the buffer doubles.  So each byte is moved a bounded number of
+ * times on average, however much a slow reader leaves in the buffer: a
+ * buffer nearly full of unsent bytes would otherwise move all of them for
+ * every few bytes added.
+ */
 void
 buf_reserve(struct buf *b, size_t n)
 {
-	size_t	 need, cap;
+	size_t	 need, cap, used = b->len - b->off;
 
 	if (b->len + n <= b->cap)
 		return;
-	if (b->off != 0 && b->len - b->off + n <= b->cap) {
-		memmove(b->data, b->data + b->off, b->len - b->off);
-		b->len -= b->off;
+	if (b->off != 0 && b->off >= used && used + n <= b->cap) {
+		memmove(b->data, b->data + b->off, used);
+		b->len = used;
 		b->off = 0;
 		return;
 	}
-	need = b->len - b->off + n;
+	need = used + n;
 	if (n > UINT32_MAX || need > UINT32_MAX)
 		fatal("buf: %zu bytes is more than a buffer holds", need);
-	cap = b->cap == 0 ? 256 : b->cap;
+	cap = b->cap == 0 ? 256 : b->cap * 2;
 	while (cap < need)
 		cap *= 2;
 	if (cap > UINT32_MAX)

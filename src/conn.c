@@ -114,6 +114,7 @@ conn_setup(struct worker *w, int fd, struct listener *l)
 	ev_io_init(&c->io, conn_io_cb, fd, EV_READ);
 	c->io.data = c;
 	ev_io_start(w->loop.ev, &c->io);
+	loop_touch(&w->loop);
 	ev_init(&c->timer, conn_timer_cb);
 	c->timer.data = c;
 	c->last_rx = ev_now(w->loop.ev);
@@ -279,6 +280,8 @@ conn_timer_arm(struct conn *c)
 	if (next >= 0) {
 		ev_timer_set(&c->timer, next, 0.);
 		ev_timer_start(c->w->loop.ev, &c->timer);
+		if (next < LOOP_CRON_MS / 1000.0)
+			loop_touch(&c->w->loop);
 	}
 }
 
@@ -357,6 +360,7 @@ conn_want_flush(struct conn *c)
 	c->in_tx_list = true;
 	c->tx_next = c->w->tx_pending;
 	c->w->tx_pending = c;
+	c->w->n_tx_pending++;
 }
 
 /* Write what we can; returns -1 on a write error. */
@@ -402,6 +406,7 @@ conn_flush(struct conn *c)
 		ev_io_stop(c->w->loop.ev, &c->io);
 		ev_io_set(&c->io, c->fd, EV_WRITE | (c->paused ? 0 : EV_READ));
 		ev_io_start(c->w->loop.ev, &c->io);
+		loop_touch(&c->w->loop);
 	}
 	return (0);
 }
@@ -439,6 +444,7 @@ conn_stop_reading(struct conn *c)
 	ev_io_set(&c->io, c->fd, c->want_write ? EV_WRITE : 0);
 	if (c->want_write)
 		ev_io_start(c->w->loop.ev, &c->io);
+	loop_touch(&c->w->loop);
 	conn_timer_arm(c);
 }
 
@@ -625,8 +631,10 @@ conn_read(struct conn *c)
 		if (!conn_read_once(c))
 			return;
 	if (c->state != CONN_S_CLOSING && !c->paused &&
-	    c->tr->buffered != NULL && c->tr->buffered(c))
+	    c->tr->buffered != NULL && c->tr->buffered(c)) {
 		ev_feed_event(c->w->loop.ev, &c->io, EV_READ);
+		loop_touch(&c->w->loop);
+	}
 }
 
 /*
@@ -656,11 +664,14 @@ conn_resume_reading(struct conn *c)
 	ev_io_stop(c->w->loop.ev, &c->io);
 	ev_io_set(&c->io, c->fd, EV_READ | (c->want_write ? EV_WRITE : 0));
 	ev_io_start(c->w->loop.ev, &c->io);
+	loop_touch(&c->w->loop);
 	if (buf_used(&c->rx) != 0 &&
 	    !conn_feed(c, buf_head(&c->rx), buf_used(&c->rx), true))
 		return;
-	if (c->tr->buffered != NULL && c->tr->buffered(c))
+	if (c->tr->buffered != NULL && c->tr->buffered(c)) {
 		ev_feed_event(c->w->loop.ev, &c->io, EV_READ);
+		loop_touch(&c->w->loop);
+	}
 	conn_timer_arm(c);
 }
 
@@ -949,6 +960,7 @@ conn_before_sleep(struct worker *w)
 	/* A failed write closes a conn, which may publish a will and queue
 	 * more writes: go round until nothing is pending. */
 	while (w->tx_pending != NULL) {
+		w->n_tx_pending = 0;
 		for (c = w->tx_pending, w->tx_pending = NULL; c != NULL;
 		    c = next) {
 			next = c->tx_next;

@@ -66,14 +66,18 @@ loop_pop(struct loop *l)
 	return (NULL);
 }
 
-/* Drain every item now. */
-void
+/* Drain every item now; returns how many there were. */
+size_t
 loop_drain(struct loop *l)
 {
 	struct inbox_item	*it;
+	size_t			 n = 0;
 
-	while ((it = loop_pop(l)) != NULL)
+	while ((it = loop_pop(l)) != NULL) {
 		l->inbox_cb(l, it);
+		n++;
+	}
+	return (n);
 }
 
 /* ev_async: drain the inbox. */

@@ -12,6 +12,8 @@
 #define LOOP_H
 
 #include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct inbox_item {
@@ -33,6 +35,7 @@ struct loop {
 	ev_timer	 cron_timer;
 	ev_async	 wake;
 	uint64_t	 cron_loops;
+	bool		 touched;	/* see loop_touch() */
 	/* Vyukov MPSC queue */
 	struct inbox_item *head;	/* atomic, producers */
 	struct inbox_item *tail;	/* consumer only */
@@ -53,7 +56,15 @@ void	 loop_post(struct loop *, struct inbox_item *);
 /* Push without waking (batching); call loop_wake after. */
 void	 loop_push(struct loop *, struct inbox_item *);
 void	 loop_wake(struct loop *);
-/* Drain the inbox now (owner thread). */
-void	 loop_drain(struct loop *);
+/*
+ * Say that a watcher started (or an event was fed) that the loop must take
+ * in before it sleeps again: an fd to watch, a timer due within
+ * LOOP_CRON_MS.  When another thread did this loop's turn while it slept
+ * (worker.h), the loop is woken for it; otherwise it is a no-op.
+ */
+#define loop_touch(l)	((l)->touched = true)
+
+/* Drain the inbox now (owner thread); returns the items drained. */
+size_t	 loop_drain(struct loop *);
 
 #endif

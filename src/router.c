@@ -152,9 +152,14 @@ router_push_batch(struct worker *w, unsigned d)
 		return;
 	__atomic_add_fetch(&w->links[d].pending, w->out[d]->n,
 	    __ATOMIC_ACQ_REL);
+	w->fwd_msgs += w->out[d]->n;
+	if (w->out[d]->n <= ROUTER_ASSIST_MSGS)
+		w->small_mask |= UINT64_C(1) << d;
+	else
+		w->wake_mask |= UINT64_C(1) << d;
+	w->batch_mask |= UINT64_C(1) << d;
 	loop_push(&workers[d]->loop, &w->out[d]->hdr);
 	w->out[d] = NULL;
-	w->wake_mask |= UINT64_C(1) << d;
 }
 
 /* Find a share group of a route by name. */
@@ -849,6 +854,7 @@ router_flow_in(struct worker *w, struct flow_batch *b)
 void
 router_before_sleep(struct worker *w)
 {
+	uint64_t	 defer;
 	unsigned	 d;
 
 	for (d = 0; d < n_workers; d++) {
@@ -873,11 +879,35 @@ router_before_sleep(struct worker *w)
 		w->out_hint[d] = w->out[d]->n;
 		router_push_batch(w, d);
 	}
+	/*
+	 * A worker handed only small batches of messages this turn, while
+	 * we have few writes of our own, is not woken here: if it sleeps, we
+	 * do its turn next (worker.h), sparing the messages a thread's
+	 * wake-up; if not, we wake it then.  Anything else wakes it now:
+	 * route deltas must be in before our SUBACKs go (see the top of
+	 * this file), and large batches, or a steady stream of small ones,
+	 * are better matched in parallel.
+	 */
+	defer = w->batch_mask & w->small_mask & ~w->wake_mask;
+	if (w->n_tx_pending > ROUTER_ASSIST_OWN || !w->assist_ok)
+		defer = 0;
+	w->wake_mask |= w->batch_mask & ~defer;
 	for (d = 0; w->wake_mask != 0 && d < n_workers; d++) {
 		if (w->wake_mask & (UINT64_C(1) << d))
 			loop_wake(&workers[d]->loop);
 	}
-	w->wake_mask = 0;
+	w->assist_mask |= defer;
+	w->wake_mask = w->batch_mask = w->small_mask = 0;
+}
+
+/* 10 Hz: may we do the turns of workers we hand messages to (see
+ * router_before_sleep)?  Only while we hand over few. */
+void
+router_cron(struct worker *w)
+{
+	w->assist_ok = w->fwd_msgs - w->fwd_cron <=
+	    ROUTER_ASSIST_RATE * LOOP_CRON_MS / 1000;
+	w->fwd_cron = w->fwd_msgs;
 }
 
 /* $exclusive/ subscriptions: filter -> owner, node-wide (SUBSCRIBE only). */

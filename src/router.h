@@ -47,6 +47,13 @@ struct router_link {
 	uint32_t	 n, cap;
 };
 
+/* A batch of at most ROUTER_ASSIST_MSGS messages for a worker, on a turn
+ * with at most ROUTER_ASSIST_OWN conns of ours to write, while we hand over
+ * at most ROUTER_ASSIST_RATE messages a second, may be matched by us if
+ * that worker sleeps (router_before_sleep). */
+#define ROUTER_ASSIST_MSGS	32
+#define ROUTER_ASSIST_OWN	8
+#define ROUTER_ASSIST_RATE	20000
 #define ROUTER_LINK_HIGH	512
 #define ROUTER_LINK_LOW		128
 
@@ -114,6 +121,7 @@ void	 router_shared_in(struct worker *, struct fwd_shared *);
 void	 router_redispatch(struct worker *, struct msg *, const char *share,
 	    uint64_t exclude_sid, uint8_t hops);
 void	 router_before_sleep(struct worker *);
+void	 router_cron(struct worker *);
 /* $exclusive/FILTER: take (0) or find it held by another session (-1). */
 int	 router_exclusive_take(struct str filter, uint64_t sid);
 void	 router_exclusive_release(struct str filter, uint64_t sid);

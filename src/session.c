@@ -262,6 +262,7 @@ session_detach(struct session *s, bool publish_will)
 			    (double)s->will->delay, 0.);
 			s->will->timer.data = s->will;
 			ev_timer_start(w->loop.ev, &s->will->timer);
+			loop_touch(&w->loop);
 		}
 	}
 	if (s->expiry == 0) {
@@ -278,6 +279,7 @@ session_detach(struct session *s, bool publish_will)
 		    (double)s->expiry, 0.);
 		s->expiry_timer->data = s;
 		ev_timer_start(w->loop.ev, s->expiry_timer);
+		loop_touch(&w->loop);
 	}
 }
 
@@ -964,6 +966,7 @@ session_restored(struct session *s)
 		    end > now ? (double)(end - now) / 1000.0 : 0., 0.);
 		s->will->timer.data = s->will;
 		ev_timer_start(w->loop.ev, &s->will->timer);
+		loop_touch(&w->loop);
 	}
 	if (s->expiry == UINT32_MAX)
 		return;
@@ -979,4 +982,5 @@ session_restored(struct session *s)
 	    (double)(end - now) / 1000.0, 0.);
 	s->expiry_timer->data = s;
 	ev_timer_start(w->loop.ev, s->expiry_timer);
+	loop_touch(&w->loop);
 }

@@ -28,6 +28,7 @@ struct worker		**workers;
 unsigned		  n_workers;
 
 static __thread struct worker *worker_tls;
+static __thread bool worker_assisting;	/* doing another's turn */
 
 /* A socket handed over at CONNECT (see worker.h). */
 struct conn_handoff {
@@ -113,6 +114,10 @@ worker_inbox_cb(struct loop *l, struct inbox_item *it)
 	struct worker		*w = l->owner;
 	struct worker_call	*call;
 
+	/* Deliveries mark what they change themselves (loop_touch());
+	 * anything else, done by another thread, wakes us after. */
+	if (it->kind != INBOX_FORWARD && it->kind != INBOX_SHARED)
+		loop_touch(l);
 	switch ((enum inbox_kind)it->kind) {
 	case INBOX_FORWARD:
 		router_forward_in(w, (struct fwd_batch *)it);
@@ -148,7 +153,30 @@ worker_inbox_cb(struct loop *l, struct inbox_item *it)
 	}
 }
 
-/* Before sleeping: hand batches over first, then write to clients. */
+static bool	worker_assist(struct worker *);
+
+/* Do the turns of the workers handed small batches this turn (router.h)
+ * that sleep; wake the others. */
+static void
+worker_assist_all(struct worker *w)
+{
+	uint64_t	 mask = w->assist_mask;
+	unsigned	 d;
+
+	w->assist_mask = 0;
+	for (d = 0; mask != 0 && d < n_workers; d++) {
+		if ((mask & (UINT64_C(1) << d)) == 0)
+			continue;
+		if (!worker_assisting && d != w->id &&
+		    worker_assist(workers[d]))
+			continue;
+		loop_wake(&workers[d]->loop);
+	}
+}
+
+/* Before sleeping: hand batches over first (doing the turns of sleeping
+ * workers that get a few messages: their subscribers wait for them, our
+ * few writes can wait for that), then write to clients. */
 static void
 worker_before_sleep(struct loop *l)
 {
@@ -159,11 +187,62 @@ worker_before_sleep(struct loop *l)
 	 * storage thread before the message it deletes. */
 	ds_before_sleep(w);
 	router_before_sleep(w);
+	worker_assist_all(w);
 	conn_before_sleep(w);
 	/* Closing conns may have published wills: hand those over too. */
 	ds_before_sleep(w);
 	router_before_sleep(w);
+	worker_assist_all(w);
 	w->now = now_ms();
+}
+
+/*
+ * Do the turn of worker d if its loop sleeps (see worker.h): what its
+ * inbox holds, then its before-sleep hook.  True if that was all: false
+ * if d is awake, or if its turn started watchers (loop_touch()) that its
+ * loop must take in (libev applies fd changes and timers only in the
+ * loop's own thread): then the caller wakes it.
+ */
+static bool
+worker_assist(struct worker *d)
+{
+	struct worker	*self = worker_tls;
+	bool		 done = false;
+
+	if (pthread_mutex_trylock(&d->lock) != 0)
+		return (false);
+	if (d->running) {
+		worker_tls = d;
+		worker_assisting = true;
+		d->loop.touched = false;
+		ev_now_update(d->loop.ev);
+		d->now = now_ms();
+		if (loop_drain(&d->loop) != 0)
+			worker_before_sleep(&d->loop);
+		done = !d->loop.touched;
+		worker_assisting = false;
+		worker_tls = self;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return (done);
+}
+
+/* libev, before the loop blocks: its state is free to take. */
+static void
+worker_release_cb(EV_P)
+{
+	struct worker	*w = ev_userdata(EV_A);
+
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* libev, after the loop blocked: take its state back. */
+static void
+worker_acquire_cb(EV_P)
+{
+	struct worker	*w = ev_userdata(EV_A);
+
+	pthread_mutex_lock(&w->lock);
 }
 
 /* 10 Hz housekeeping. */
@@ -173,6 +252,7 @@ worker_cron(struct loop *l)
 	struct worker	*w = l->owner;
 
 	w->now = now_ms();
+	router_cron(w);
 }
 
 /* Thread body. */
@@ -182,7 +262,11 @@ worker_main(void *arg)
 	struct worker	*w = arg;
 
 	worker_tls = w;
+	pthread_mutex_lock(&w->lock);
+	w->running = true;
 	ev_run(w->loop.ev, 0);
+	w->running = false;
+	pthread_mutex_unlock(&w->lock);
 	return (NULL);
 }
 
@@ -208,12 +292,17 @@ worker_start_all(unsigned n, char **cause)
 		w->next_sid = 1;
 		hmap_init(&w->sessions);
 		w->free_slot = UINT32_MAX;
+		w->assist_ok = true;
 		TAILQ_INIT(&w->conns);
 		TAILQ_INIT(&w->lingering);
 		w->rbuf = xmalloc(WORKER_RBUF);
 		w->now = now_ms();
 		loop_init(&w->loop, ev_loop_new(EVFLAG_AUTO | EVFLAG_NOSIGMASK),
 		    w, worker_before_sleep, worker_cron, worker_inbox_cb);
+		pthread_mutex_init(&w->lock, NULL);
+		ev_set_userdata(w->loop.ev, w);
+		ev_set_loop_release_cb(w->loop.ev, worker_release_cb,
+		    worker_acquire_cb);
 		router_init(w);
 	}
 	for (i = 0; i < n; i++) {
@@ -303,6 +392,7 @@ worker_join_all(void)
 		loop_release(&w->loop);
 		ev_loop_destroy(w->loop.ev);
 		hmap_release(&w->sessions);
+		pthread_mutex_destroy(&w->lock);
 		free(w->slots);
 		free(w->rbuf);
 		free(w);

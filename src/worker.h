@@ -7,6 +7,20 @@
  * items (loop.h).  A CONNECT that arrives on another worker is handed to
  * the home worker with its socket, so a client id always lives on exactly
  * one worker and takeover needs no lock.
+ *
+ * A worker's state belongs to whoever holds its lock: its own thread
+ * holds it except while its loop sleeps (libev's release and acquire
+ * callbacks around epoll_wait).  A worker that handed a few messages to
+ * another (router_before_sleep says when) looks, before its own few
+ * writes, whether that one sleeps: if so it takes the sleeper's lock and
+ * does the sleeper's turn itself (inbox, before-sleep hook: deliveries
+ * and writes), so that the hand-over does not wait for a thread's
+ * wake-up, and wakes the sleeper only if that turn started watchers
+ * (loop_touch()), which libev takes in only in the loop's own thread
+ * (the 10 Hz cron timer wakes every loop anyway); if the other is awake,
+ * it wakes it.  Code that runs in a turn uses the worker it is given (or
+ * worker_self(), which is the worker whose turn it is), never the
+ * thread.
  */
 #ifndef WORKER_H
 #define WORKER_H
@@ -83,7 +97,16 @@ struct worker {
 	struct conn	*tx_pending;	/* conns with bytes to flush */
 	struct conn	*closing;	/* conns to free before sleep */
 	struct fwd_batch **out;		/* per destination worker */
-	uint64_t	 wake_mask;	/* workers pushed to this turn */
+	uint64_t	 wake_mask;	/* workers to wake this turn */
+	uint64_t	 batch_mask;	/* workers handed a batch this turn */
+	uint64_t	 small_mask;	/* ... all of them small */
+	uint64_t	 assist_mask;	/* workers to wake after our writes */
+	uint32_t	 n_tx_pending;	/* conns on tx_pending */
+	uint64_t	 fwd_msgs;	/* messages handed to other workers */
+	uint64_t	 fwd_cron;	/* ... at the last cron */
+	bool		 assist_ok;	/* few of them lately (router_cron) */
+	pthread_mutex_t	 lock;		/* held by whoever runs its turn */
+	bool		 running;	/* its thread is in ev_run (lock) */
 	uint32_t	*out_hint;	/* last batch size per destination */
 	struct flow_batch **flow_out;	/* throttles per worker, self too */
 	struct router_link *links;	/* to each worker */

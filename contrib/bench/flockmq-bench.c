@@ -12,7 +12,11 @@
  * pubsub: S subscribers subscribe, then P publishers publish for
  * --duration seconds at --rate messages/s each (0: as fast as the socket
  * takes them; QoS 1 and 2 keep at most --inflight messages unfinished,
- * i.e. before PUBACK or PUBCOMP).  Publisher j publishes to --pub-topic
+ * i.e. before PUBACK or PUBCOMP; at QoS 0, --qos0-inflight N keeps at most N
+ * deliveries published and not yet arrived, all publishers together).
+ * Rate-limited publishers are spread evenly over the 1 ms ticks of their
+ * period instead of all publishing in the same one.  Publisher j publishes
+ * to --pub-topic
  * and subscriber k subscribes to --sub-topic, patterns in which %i is the
  * client's index (j or k) and %p is k modulo P; --topics one is
  * "bench/t" for both, --topics pair is "bench/%i" and "bench/%p".  A
@@ -138,6 +142,7 @@ struct opts {
 	double		 rate;		/* msg/s per publisher (pubsub) */
 	double		 conn_rate;	/* connects/s (conn) */
 	unsigned	 inflight;
+	uint64_t	 qos0_inflight;	/* deliveries outstanding; 0 no bound */
 	double		 drain;
 	uint32_t	 session_expiry; /* subscribers: durable; 0 clean */
 	/* conn */
@@ -289,6 +294,8 @@ struct bthread {
 	ev_timer	 check;		/* drain / ping */
 	struct stats	 st;
 	uint64_t	 out;		/* QoS 1/2 unfinished, all publishers */
+	ev_async	 wake;		/* --qos0-inflight: room again */
+	uint64_t	 credit;	/* deliveries it may still publish */
 	double		 cpu0;		/* thread CPU at the window start, s */
 	double		 cpu;		/* thread CPU over the window, s */
 	uint64_t	 a_uniq;	/* atomic copies, for the drain check */
@@ -320,10 +327,17 @@ static struct share	*shares;
 static size_t		 n_shares;
 static uint32_t		 win_bits = BENCH_WIN_MAX;	/* power of two */
 static uint32_t		 run_id;	/* in every payload */
+/* --qos0-inflight: deliveries published (expected) and arrived, all
+ * threads; a publisher thread that ran out of room sets g_win_wait and
+ * the subscribers' threads wake it. */
+static uint64_t		 g_win_sent __attribute__((aligned(64)));
+static uint64_t		 g_win_recv __attribute__((aligned(64)));
+static int		 g_win_wait __attribute__((aligned(64)));
 
 static void	bc_io_cb(EV_P_ ev_io *, int);
 static void	bc_flush(struct bclient *);
 static void	pub_fill(struct bclient *);
+static void	win_wake(void);
 
 /* Monotonic time in seconds. */
 static double
@@ -1253,6 +1267,8 @@ sub_on_publish(struct bclient *c, const struct mqtt_publish *pb,
 	st->recv_total++;
 	if (c->t->running)
 		st->recv++;
+	if (opt.qos0_inflight != 0)
+		__atomic_add_fetch(&g_win_recv, 1, __ATOMIC_RELEASE);
 	hist_add(&st->lat, rx_ns > sent_ns ? rx_ns - sent_ns : 0);
 	if (!sub_first(c, pub, seq)) {
 		st->dups++;
@@ -1478,8 +1494,14 @@ bc_read(struct bclient *c)
 		buf_release(&c->rx);
 	if (c->role == ROLE_PUB)
 		pub_fill(c);
-	else if (!c->blocked)
-		bc_flush(c);
+	else {
+		if (!c->blocked)
+			bc_flush(c);
+		if (opt.qos0_inflight != 0 &&
+		    __atomic_load_n(&g_win_wait, __ATOMIC_ACQUIRE) &&
+		    __atomic_exchange_n(&g_win_wait, 0, __ATOMIC_ACQ_REL))
+			win_wake();
+	}
 }
 
 /* Socket events. */
@@ -1507,12 +1529,41 @@ bc_io_cb(EV_P_ ev_io *w, int revents)
 	}
 }
 
-/* True if publisher c may publish now: QoS 1/2 window and packet id. */
+/* Room under --qos0-inflight for c's thread: 1 if it may publish once
+ * more; otherwise ask the subscribers' threads for a wake-up. */
 static int
-pub_can(const struct bclient *c)
+win_room(struct bclient *c)
 {
-	return (opt.qos == 0 || (c->n_out < opt.inflight &&
-	    !pub_pid_busy(c, pub_pid(c->seq), 0)));
+	struct bthread	*t = c->t;
+	uint64_t	 out;
+	int		 tries;
+
+	if (t->credit >= c->expect)
+		return (1);
+	for (tries = 0; tries < 2; tries++) {
+		out = __atomic_load_n(&g_win_sent, __ATOMIC_ACQUIRE) -
+		    __atomic_load_n(&g_win_recv, __ATOMIC_ACQUIRE);
+		if (out < opt.qos0_inflight)
+			t->credit = opt.qos0_inflight - out;
+		if (t->credit >= c->expect)
+			return (1);
+		/* Full: ask to be woken, then look once more (an arrival
+		 * in between has not seen the flag). */
+		if (tries == 0)
+			__atomic_store_n(&g_win_wait, 1, __ATOMIC_SEQ_CST);
+	}
+	return (0);
+}
+
+/* True if publisher c may publish now: QoS 1/2 window and packet id, or
+ * QoS 0 window. */
+static int
+pub_can(struct bclient *c)
+{
+	if (opt.qos == 0)
+		return (opt.qos0_inflight == 0 || win_room(c));
+	return (c->n_out < opt.inflight &&
+	    !pub_pid_busy(c, pub_pid(c->seq), 0));
 }
 
 /* Encode one PUBLISH of publisher c (pub_can() said yes). */
@@ -1529,6 +1580,9 @@ pub_one(struct bclient *c)
 		c->pids[pid / 8] |= (uint8_t)(1U << (pid % 8));
 		c->n_out++;
 		c->t->out++;
+	} else if (opt.qos0_inflight != 0) {
+		c->t->credit -= c->expect;
+		__atomic_add_fetch(&g_win_sent, c->expect, __ATOMIC_RELEASE);
 	}
 	memcpy(head, &ns, 8);
 	memcpy(head + 8, &c->seq, 4);
@@ -1576,6 +1630,33 @@ pub_fill(struct bclient *c)
 			return;
 	}
 	ev_io_start(t->loop, &c->wio);
+}
+
+/* Wake every publisher thread: the subscribers made room. */
+static void
+win_wake(void)
+{
+	unsigned	 i;
+
+	for (i = 0; i < opt.threads; i++) {
+		if (threads[i].np != 0)
+			ev_async_send(threads[i].loop, &threads[i].wake);
+	}
+}
+
+/* --qos0-inflight: room again; publish on. */
+static void
+win_wake_cb(EV_P_ ev_async *w, int revents)
+{
+	struct bthread	*t = w->data;
+	size_t		 i;
+
+	(void)loop;
+	(void)revents;
+	for (i = 0; i < t->np; i++) {
+		if (!t->p[i]->blocked)
+			pub_fill(t->p[i]);
+	}
 }
 
 /* Rate limiter tick: connects in the conn phase, publishes in pubsub. */
@@ -1879,6 +1960,9 @@ threads_setup(unsigned n_subs, unsigned n_pubs, unsigned n_idle)
 		ev_timer_init(&t->check, pubsub_check_cb, BENCH_CHECK,
 		    BENCH_CHECK);
 		t->tick.data = t->stop.data = t->check.data = t;
+		ev_async_init(&t->wake, win_wake_cb);
+		t->wake.data = t;
+		ev_async_start(t->loop, &t->wake);
 	}
 	for (k = 0; k < total; k++) {
 		c = xcalloc(1, sizeof *c);
@@ -1903,6 +1987,9 @@ threads_setup(unsigned n_subs, unsigned n_pubs, unsigned n_idle)
 			}
 			g_pubs[c->id] = c;
 			t->p[t->np++] = c;
+			/* Spread over the period: not all in one tick. */
+			if (opt.rate > 0 && opt.rate * BENCH_TICK < 1)
+				c->tokens = (double)c->id / n_pubs;
 		} else {
 			c->role = ROLE_IDLE;
 			c->id = k - n_subs - n_pubs;
@@ -2226,6 +2313,9 @@ usage(int status)
 	    "  -d, --duration SECS   publishing time (5)\n"
 	    "  -r, --rate N          msg/s per publisher, 0 unlimited (0)\n"
 	    "      --inflight N      QoS 1/2 unfinished per publisher (64)\n"
+	    "      --qos0-inflight N QoS 0 deliveries published and not yet "
+	    "arrived, all\n"
+	    "                        publishers together, 0 no bound (0)\n"
 	    "      --drain SECS      wait for late messages at most (5)\n"
 	    "      --session-expiry N\n"
 	    "                        subscribers keep their sessions: clean "
@@ -2278,7 +2368,7 @@ main(int argc, char **argv)
 	enum {
 		O_PID = 256, O_TIMEOUT, O_TOPICS, O_PUB_TOPIC, O_SUB_TOPIC,
 		O_INFLIGHT, O_DRAIN, O_HOLD, O_SETTLE, O_SOURCES, O_TLS, O_WS,
-		O_SESSION_EXPIRY
+		O_SESSION_EXPIRY, O_QOS0_INFLIGHT
 	};
 	static const struct option longopts[] = {
 		{ "host", required_argument, NULL, 'H' },
@@ -2298,6 +2388,7 @@ main(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "inflight", required_argument, NULL, O_INFLIGHT },
+		{ "qos0-inflight", required_argument, NULL, O_QOS0_INFLIGHT },
 		{ "drain", required_argument, NULL, O_DRAIN },
 		{ "session-expiry", required_argument, NULL,
 		    O_SESSION_EXPIRY },
@@ -2394,6 +2485,10 @@ main(int argc, char **argv)
 		case O_INFLIGHT:
 			opt.inflight = (unsigned)num("inflight", optarg, 1,
 			    65000);
+			break;
+		case O_QOS0_INFLIGHT:
+			opt.qos0_inflight = (uint64_t)num("qos0-inflight",
+			    optarg, 0, 1e9);
 			break;
 		case O_DRAIN:
 			opt.drain = num("drain", optarg, 0, 3600);

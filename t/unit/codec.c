@@ -1300,10 +1300,57 @@ test_errors(void)
 	    "connack request problem information not allowed");
 }
 
+/*
+ * A buffer that a slow reader keeps nearly full (append a little, consume
+ * a little, for long): the bytes come out in order, and reclaiming the
+ * consumed front does not move the unsent rest over and over (buf.c):
+ * over many appends, the bytes moved stay below the bytes added.
+ */
+static void
+test_buf_slow_reader(void)
+{
+	struct buf	 b;
+	uint32_t	 in = 0, out = 0, v;
+	size_t		 i, k, bad = 0, off, used;
+	uint64_t	 moved = 0, added = 0;
+
+	buf_init(&b);
+	for (i = 0; i < 200000; i++) {		/* about 800 kB unsent */
+		buf_add_u32(&b, in);
+		in++;
+	}
+	for (k = 0; k < 4000; k++) {
+		for (i = 0; i < 300; i++) {
+			off = b.off;
+			used = buf_used(&b);
+			buf_add_u32(&b, in);
+			in++;
+			added += 4;
+			if (off != 0 && b.off == 0)
+				moved += used;
+		}
+		for (i = 0; i < 300; i++) {
+			v = (uint32_t)buf_head(&b)[0] << 24 |
+			    (uint32_t)buf_head(&b)[1] << 16 |
+			    (uint32_t)buf_head(&b)[2] << 8 | buf_head(&b)[3];
+			if (v != out)
+				bad++;
+			out++;
+			buf_consume(&b, 4);
+		}
+	}
+	ok(bad == 0 && buf_used(&b) == (size_t)(in - out) * 4,
+	    "buf: a slow reader's bytes come out in order (%zu wrong)", bad);
+	ok(moved <= added, "buf: %llu bytes moved for %llu added",
+	    (unsigned long long)moved, (unsigned long long)added);
+	buf_release(&b);
+}
+
 /* Run every group of codec tests; exit status says if all passed. */
 int
 main(void)
 {
+	test_buf_slow_reader();
 	buf_init(&userbuf);
 	test_header();
 	test_bytes();
