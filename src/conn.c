@@ -829,6 +829,7 @@ conn_linger_send(struct conn *c)
 		ev_io_set(&c->io, c->fd, EV_WRITE |
 		    (c->peer_closed ? 0 : EV_READ));
 		ev_io_start(c->w->loop.ev, &c->io);
+		loop_touch(&c->w->loop);
 		return;
 	}
 	c->tr->shutdown(c);
@@ -845,6 +846,7 @@ conn_linger_send(struct conn *c)
 	ev_io_stop(c->w->loop.ev, &c->io);
 	ev_io_set(&c->io, c->fd, EV_READ);
 	ev_io_start(c->w->loop.ev, &c->io);
+	loop_touch(&c->w->loop);
 }
 
 /* A lingering socket is writable (more owed bytes go) or readable (what
@@ -878,6 +880,7 @@ conn_linger_io(struct conn *c, int revents)
 			ev_io_stop(c->w->loop.ev, &c->io);
 			ev_io_set(&c->io, c->fd, EV_WRITE);
 			ev_io_start(c->w->loop.ev, &c->io);
+			loop_touch(&c->w->loop);
 			return;
 		}
 		conn_linger_end(c);
@@ -937,6 +940,7 @@ conn_linger(struct conn *c)
 	ev_timer_stop(w->loop.ev, &c->timer);
 	ev_timer_set(&c->timer, secs, 0.);
 	ev_timer_start(w->loop.ev, &c->timer);
+	loop_touch(&w->loop);
 	conn_linger_send(c);
 	return (true);
 }

@@ -60,7 +60,9 @@ void	 loop_wake(struct loop *);
  * Say that a watcher started (or an event was fed) that the loop must take
  * in before it sleeps again: an fd to watch, a timer due within
  * LOOP_CRON_MS.  When another thread did this loop's turn while it slept
- * (worker.h), the loop is woken for it; otherwise it is a no-op.
+ * (worker.h), the loop is woken for it; otherwise it is a no-op.  A
+ * start left unmarked is not lost: the loop takes it in when it next
+ * wakes, at the latest at its cron tick (LOOP_CRON_MS).
  */
 #define loop_touch(l)	((l)->touched = true)
 
