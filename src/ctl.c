@@ -937,7 +937,11 @@ ctl_atom(struct buf *b, const char *s)
 	buf_add(b, "'", 1);
 }
 
-/* cluster status [--json]: running and stopped nodes from GET /nodes. */
+/*
+ * cluster status [--json]: running and stopped nodes from GET /nodes: the
+ * members of the metadata group (and this node), or before there are any,
+ * every node linked or known.
+ */
 static int
 ctl_cluster_status(int argc, char **argv)
 {
@@ -949,7 +953,7 @@ ctl_cluster_status(int argc, char **argv)
 	struct buf	 b;
 	char		*s;
 	size_t		 i, j;
-	int		 json = argc == 1;
+	int		 json = argc == 1, members = 0;
 
 	if (argc == 1 && strcmp(argv[0], "--json") != 0)
 		return (2);
@@ -958,9 +962,16 @@ ctl_cluster_status(int argc, char **argv)
 		return (1);
 	running = json_array();
 	stopped = json_array();
+	/* The members of the metadata group, once there are any. */
+	json_array_foreach(r.json, i, n)
+		if (json_is_true(json_object_get(n, "member")))
+			members = 1;
 	json_array_foreach(r.json, i, n) {
 		if ((name = json_string_value(json_object_get(n, "node"))) ==
 		    NULL)
+			continue;
+		if (members && i != 0 &&
+		    !json_is_true(json_object_get(n, "member")))
 			continue;
 		st = json_string_value(json_object_get(n, "node_status"));
 		json_array_append_new(st != NULL && strcmp(st, "running") ==

@@ -1,0 +1,183 @@
+#!/bin/sh
+
+test_description='membership agreed by the metadata Raft group
+
+Three cores on 127.0.0.1, .2 and .3, each with the three as seeds, form
+one metadata group (the seed with the smallest name bootstraps it, the
+leader adds the others as learners and promotes them) and all three list
+the same three members in ctl cluster status, /cluster and /nodes.  kill -9
+of the metadata leader: the other two elect a leader and still list all
+three, the killed one stopped.  The killed node restarts and rejoins by
+itself, resuming from its store (same node id, no new bootstrap).  A fourth
+node with node.role replicant joins as a learner and is listed with role
+replicant on every node.  A node that comes back with a wiped store (a new
+node id under a member'"'"'s name) is refused and logged, never merged.'
+
+. "$(dirname "$0")"/test-lib.sh
+. "$TEST_DIRECTORY"/lib-cluster.sh
+. "$TEST_DIRECTORY"/lib-rest.sh
+
+N1=$(node_name 1) N2=$(node_name 2) N3=$(node_name 3) N4=$(node_name 4)
+
+# The REST API of node $1, logged in.
+rest_on () {
+	API=http://$(node_addr "$1"):$(node_http_port "$1")/api/v5 &&
+	login
+}
+
+# members I: node I's members by /cluster, "running:A,B stopped:C", sorted.
+members () {
+	rest_on "$1" >/dev/null 2>&1 &&
+	api GET /cluster >/dev/null 2>&1 &&
+	jget '"running:" + ",".join(sorted(j["nodes"])) + " stopped:" + ",".join(sorted(j["stopped_nodes"]))'
+}
+
+# node_members_are I RUNNING STOPPED: node I lists exactly those.
+node_members_are () {
+	test "$(members "$1")" = "running:$2 stopped:$3"
+}
+
+# The metadata group's field $2 on node $1 (from /cluster).
+meta () {
+	rest_on "$1" >/dev/null 2>&1 &&
+	api GET /cluster >/dev/null 2>&1 &&
+	jget "j[\"metadata\"][\"$2\"]"
+}
+
+# The node number of the metadata leader, as node $1 sees it.
+leader_of () {
+	l=$(meta "$1" leader) &&
+	case $l in
+	"$N1") echo 1 ;;
+	"$N2") echo 2 ;;
+	"$N3") echo 3 ;;
+	*) return 1 ;;
+	esac
+}
+
+test_expect_success 'three cores form one metadata group by their seeds' '
+	start_cluster 3 &&
+	for i in 1 2 3
+	do
+		wait_for "node_members_are $i $N1,$N2,$N3 \"\"" 30 || return 1
+	done &&
+	for i in 1 2 3
+	do
+		echo "proved: node $i lists $(members $i)" || return 1
+	done
+'
+
+test_expect_success 'only the seed with the smallest name bootstrapped it' '
+	test_grep "bootstrapped the metadata group with this node as its first voter" $(node_log 1) &&
+	test_grep ! "bootstrapped the metadata group" $(node_log 2) &&
+	test_grep ! "bootstrapped the metadata group" $(node_log 3) &&
+	test_grep "waiting to be added by its leader" $(node_log 2)
+'
+
+test_expect_success 'every core is a voter; ctl cluster status and /nodes agree' '
+	for i in 1 2 3
+	do
+		wait_for "rest_on $i && api GET /nodes && jcheck \"all(n[\\\"raft\\\"] == \\\"voter\\\" and n[\\\"member\\\"] for n in j)\"" 30 ||
+		return 1
+	done &&
+	jcheck "len(j) == 3" "sorted(n[\"node\"] for n in j) == [\"$N1\", \"$N2\", \"$N3\"]" &&
+	for i in 1 2 3
+	do
+		node_ctl $i cluster status >status.$i &&
+		test_grep "running_nodes => \[.$N1.,.$N2.,.$N3.\]" status.$i &&
+		test_grep "stopped_nodes => \[\]" status.$i || return 1
+	done &&
+	L=$(leader_of 1) &&
+	test "$(leader_of 2)" = "$L" && test "$(leader_of 3)" = "$L" &&
+	echo "proved: all three name node $L as the metadata leader, term $(meta 1 term), commit $(meta 1 commit)" &&
+	echo "$L" >leader
+'
+
+test_expect_success 'kill -9 of the metadata leader: the two others elect one and list all three' '
+	L=$(cat leader) &&
+	id=$(grep -o "node .n$L@[^ ]* id [0-9a-f]*" $(node_log $L) | head -1 | sed "s/.* id //") &&
+	test -n "$id" && echo "$id" >killed.id &&
+	kill_node $L &&
+	others= &&
+	for i in 1 2 3
+	do
+		test $i = $L || others="$others $i"
+	done &&
+	for i in $others
+	do
+		wait_for "leader_of $i >newleader.$i && test \$(cat newleader.$i) != $L" 30 ||
+		return 1
+	done &&
+	set -- $others &&
+	test_cmp newleader.$1 newleader.$2 &&
+	dead=$(node_name $L) &&
+	alive=$(for i in $others; do node_name $i; done | sort | paste -sd, -) &&
+	for i in $others
+	do
+		wait_for "node_members_are $i $alive $dead" 30 || return 1
+		echo "proved: node $i lists $(members $i), leader node $(cat newleader.$i)" || return 1
+	done
+'
+
+test_expect_success 'the killed node restarts and rejoins by itself, resuming from its store' '
+	L=$(cat leader) &&
+	start_node $L &&
+	for i in 1 2 3
+	do
+		wait_for "node_members_are $i $N1,$N2,$N3 \"\"" 30 || return 1
+		echo "proved: node $i lists $(members $i)" || return 1
+	done &&
+	test_grep "metadata group resumed from the store: index [1-9][0-9]*, term [1-9][0-9]*, 3 members" $(node_log $L) &&
+	test_grep ! "bootstrapped the metadata group" $(node_log $L) &&
+	test_grep "id $(cat killed.id) boot 2" $(node_log $L) &&
+	rest_on 1 && api GET "/nodes/$(node_name $L)" &&
+	jcheck "j[\"node_id\"] == \"$(cat killed.id)\"" "j[\"member\"]" \
+	    "j[\"node_status\"] == \"running\""
+'
+
+test_expect_success 'a replicant joins as a learner and is listed with role replicant' '
+	start_node 4 FLOCKMQ_NODE__ROLE=replicant &&
+	for i in 1 2 3 4
+	do
+		wait_for "node_members_are $i $N1,$N2,$N3,$N4 \"\"" 30 || return 1
+		echo "proved: node $i lists $(members $i)" || return 1
+	done &&
+	for i in 1 2 3
+	do
+		rest_on $i && api GET "/nodes/$N4" &&
+		jcheck "j[\"role\"] == \"replicant\"" "j[\"raft\"] == \"learner\"" \
+		    "j[\"member\"]" || return 1
+	done &&
+	rest_on 4 && api GET /cluster &&
+	jcheck "j[\"metadata\"][\"raft_role\"] == \"learner\"" \
+	    "j[\"metadata\"][\"applied\"] >= 1" &&
+	test_grep "waiting to be added by its leader" $(node_log 4) &&
+	echo "proved: node 4 follows as a learner: $(meta 4 raft_role), applied $(meta 4 applied)"
+'
+
+test_expect_success 'Prometheus counts the members on every node' '
+	for i in 1 2 3 4
+	do
+		test "$(node_prom $i emqx_cluster_nodes_running)" = 4 &&
+		test "$(node_prom $i emqx_cluster_nodes_stopped)" = 0 ||
+		return 1
+	done
+'
+
+test_expect_success 'a node back with a wiped store is refused, never merged' '
+	stop_node 4 &&
+	rm -rf "$TRASH_DIRECTORY/n4" &&
+	start_node 4 FLOCKMQ_NODE__ROLE=replicant &&
+	L=$(leader_of 1) &&
+	wait_for "grep -q \"refused node .$N4.: it came back with node id\" $(node_log $L)" 30 &&
+	test_grep "ctl cluster force-leave $N4" $(node_log $L) &&
+	rest_on 1 && api GET /cluster &&
+	jcheck "\"$N4\" in j[\"stopped_nodes\"]" "\"$N4\" in j[\"not_members\"]" &&
+	echo "proved: node 1 lists $(members 1), and n4 under its new id as not a member"
+'
+
+test_expect_success 'every node stops cleanly' '
+	stop_node 4 && stop_node 1 && stop_node 2 && stop_node 3
+'
+
+test_done
