@@ -492,30 +492,38 @@ cluster_proposed_cb(void *arg, const struct raftdrv_done *d)
 		    "(result %d); will retry", (int)d->result);
 }
 
-/* Leader: propose the record of a member. */
+/* Leader: propose the records of n members, one entry each. */
 static void
-cluster_propose(const struct cluster_member *m)
+cluster_propose(const struct cluster_member *m, size_t n)
 {
-	struct raft_buf	 rb;
-	struct buf	 b;
+	struct raft_buf	*rb;
+	struct buf	*b;
 	uint8_t		 key[9];
 	enum raft_rc	 rc;
+	size_t		 i;
 
-	buf_init(&b);
-	cluster_key(key, m->id);
-	key[0] = CLUSTER_OP_PUT;
-	buf_add(&b, key, sizeof key);
-	cluster_record_encode(&b, m);
-	rb.data = buf_head(&b);
-	rb.len = buf_used(&b);
-	rc = raftdrv_propose(cluster_drv, CLUSTER_META, &rb, 1,
+	rb = xcalloc(n, sizeof *rb);
+	b = xcalloc(n, sizeof *b);
+	for (i = 0; i < n; i++) {
+		buf_init(&b[i]);
+		cluster_key(key, m[i].id);
+		key[0] = CLUSTER_OP_PUT;
+		buf_add(&b[i], key, sizeof key);
+		cluster_record_encode(&b[i], &m[i]);
+		rb[i].data = buf_head(&b[i]);
+		rb[i].len = buf_used(&b[i]);
+	}
+	rc = raftdrv_propose(cluster_drv, CLUSTER_META, rb, n,
 	    cluster_proposed_cb, NULL);
 	if (rc == RAFT_OK)
 		cluster_proposing = true;
 	else
-		log_debug("cluster: proposing the record of '%s': %s",
-		    m->name, raft_rc_name(rc));
-	buf_release(&b);
+		log_debug("cluster: proposing %zu membership records: %s", n,
+		    raft_rc_name(rc));
+	for (i = 0; i < n; i++)
+		buf_release(&b[i]);
+	free(b);
+	free(rb);
 }
 
 /* The role of id in a configuration: 0 if not in it. */
@@ -540,7 +548,8 @@ cluster_peer_addr(const char *name, char *b, size_t len)
 	b[0] = '\0';
 	for (j = 0; j < n; j++)
 		if (strcmp(v[j].name, name) == 0)
-			snprintf(b, len, "%s", v[j].addr);
+			snprintf(b, len, "%s", v[j].listen[0] != '\0' ?
+			    v[j].listen : v[j].addr);
 	free(v);
 }
 
@@ -549,24 +558,28 @@ static void
 cluster_reconcile(void)
 {
 	struct raft_status	*st;
-	struct cluster_member	 m, *have;
+	struct cluster_member	*add = NULL, *have;
 	struct cluster_peer	*p;
 	unsigned		 i, k;
+	size_t			 n;
 	enum raft_rc		 rc;
 
 	st = xcalloc(1, sizeof *st);
 	if (raftdrv_status(cluster_drv, CLUSTER_META, st) != 0 ||
 	    st->role != RAFT_LEADER || cluster_proposing)
 		goto out;
-	/* Records first: ours, then every linked peer's. */
+	/* Records first, in one proposal: ours, every linked peer's. */
+	for (p = cluster_peers, n = 0; p != NULL; p = p->next)
+		n++;
+	add = xcalloc(n + 1, sizeof *add);
+	n = 0;
 	if (cluster_member_find(cluster_self) == NULL) {
-		memset(&m, 0, sizeof m);
-		m.id = cluster_self;
-		m.role = config->node_role == NODE_ROLE_REPLICANT ? 1 : 0;
-		snprintf(m.name, sizeof m.name, "%s", config->node_name);
-		cluster_self_addr(m.addr, sizeof m.addr);
-		cluster_propose(&m);
-		goto out;
+		add[n].id = cluster_self;
+		add[n].role = config->node_role == NODE_ROLE_REPLICANT ? 1 : 0;
+		snprintf(add[n].name, sizeof add[n].name, "%s",
+		    config->node_name);
+		cluster_self_addr(add[n].addr, sizeof add[n].addr);
+		n++;
 	}
 	for (p = cluster_peers; p != NULL; p = p->next) {
 		if (!p->up || p->id == 0 || cluster_member_find(p->id) != NULL)
@@ -584,12 +597,14 @@ cluster_reconcile(void)
 			p->refused_id = p->id;
 			continue;
 		}
-		memset(&m, 0, sizeof m);
-		m.id = p->id;
-		m.role = p->role == 1 ? 1 : 0;
-		snprintf(m.name, sizeof m.name, "%s", p->name);
-		cluster_peer_addr(p->name, m.addr, sizeof m.addr);
-		cluster_propose(&m);
+		add[n].id = p->id;
+		add[n].role = p->role == 1 ? 1 : 0;
+		snprintf(add[n].name, sizeof add[n].name, "%s", p->name);
+		cluster_peer_addr(p->name, add[n].addr, sizeof add[n].addr);
+		n++;
+	}
+	if (n != 0) {
+		cluster_propose(add, n);
 		goto out;
 	}
 	/* Then the configuration: add learners, promote caught-up cores. */
@@ -618,6 +633,7 @@ cluster_reconcile(void)
 		goto out;
 	}
 out:
+	free(add);
 	free(st);
 }
 
@@ -710,6 +726,8 @@ cluster_form(void)
 	log_notice("cluster: bootstrapped the metadata group with this node "
 	    "as its first voter (the seed with the smallest name; %zu of %zu "
 	    "seeds linked, none has the group)", linked, n);
+	/* The only voter: no need to wait for an election timeout. */
+	(void)raftdrv_campaign(cluster_drv, CLUSTER_META);
 	for (p = cluster_peers; p != NULL; p = p->next)
 		if (p->up)
 			cluster_send_have(p->id);

@@ -580,20 +580,6 @@ http_peer_json(const struct cluster_node *n)
 	return (j);
 }
 
-/* This node's object, with what the metadata group says of it. */
-static json_t *
-http_self_json(const struct cluster_node *n)
-{
-	json_t	*j = http_node_json();
-	char	 id[20];
-
-	snprintf(id, sizeof id, "%016llx", (unsigned long long)link_node_id());
-	json_object_set_new(j, "node_id", json_string(id));
-	json_object_set_new(j, "boot", json_integer((json_int_t)link_boot()));
-	http_member_json(j, n);
-	return (j);
-}
-
 /* GET /api/v5/nodes */
 static void
 http_get_nodes(struct http_req *r)
@@ -602,7 +588,7 @@ http_get_nodes(struct http_req *r)
 	json_t			*a;
 	size_t			 i, n = cluster_nodes(&v, NULL);
 
-	a = json_pack("[o]", http_self_json(&v[0]));
+	a = json_pack("[o]", http_node_json());
 	for (i = 1; i < n; i++)
 		json_array_append_new(a, http_peer_json(&v[i]));
 	free(v);
@@ -623,7 +609,7 @@ http_get_node(struct http_req *r)
 		http_error(r, 404, "NOT_FOUND", "node '%s' not found",
 		    r->param[0]);
 	else
-		http_json(r, 200, i == 0 ? http_self_json(&v[0]) :
+		http_json(r, 200, i == 0 ? http_node_json() :
 		    http_peer_json(&v[i]));
 	free(v);
 }
@@ -638,6 +624,7 @@ http_get_cluster(struct http_req *r)
 {
 	struct cluster_node	*v;
 	struct cluster_meta	 m;
+	struct cluster_node	 v0;
 	json_t			*run, *stop, *other, *meta;
 	size_t			 i, n = cluster_nodes(&v, &m);
 	char			 id[20];
@@ -654,6 +641,7 @@ http_get_cluster(struct http_req *r)
 		json_array_append_new(v[i].running ? run : stop,
 		    json_string(v[i].link.name));
 	}
+	v0 = v[0];
 	free(v);
 	snprintf(id, sizeof id, "%016llx", (unsigned long long)m.leader);
 	meta = json_pack("{s:b, s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, "
@@ -662,6 +650,11 @@ http_get_cluster(struct http_req *r)
 	    id : "", "term", (json_int_t)m.term, "commit",
 	    (json_int_t)m.commit, "applied", (json_int_t)m.applied, "last",
 	    (json_int_t)m.last, "members", (json_int_t)m.n_members);
+	/* This node's own object keeps EMQX's fields: its id is here. */
+	snprintf(id, sizeof id, "%016llx", (unsigned long long)link_node_id());
+	json_object_set_new(meta, "self_id", json_string(id));
+	json_object_set_new(meta, "self_raft", json_string(v0.voter ?
+	    "voter" : v0.learner ? "learner" : "none"));
 	http_json(r, 200, json_pack("{s:s, s:o, s:o, s:o, s:s, s:o}", "name",
 	    config->cluster_name, "nodes", run, "stopped_nodes", stop,
 	    "not_members", other, "self", config->node_name, "metadata",

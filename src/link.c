@@ -393,6 +393,10 @@ link_publish(void)
 		else if (p->host != NULL)
 			snprintf(i->addr, sizeof i->addr, "%s:%u", p->host,
 			    p->port);
+		if (p->host != NULL)
+			snprintf(i->listen, sizeof i->listen, strchr(p->host,
+			    ':') != NULL ? "[%s]:%u" : "%s:%u", p->host,
+			    p->port);
 		snprintf(i->version, sizeof i->version, "%s",
 		    p->version != NULL ? p->version : "");
 		i->running = link_peer_running(p);
