@@ -80,7 +80,13 @@ fuzz_raft(struct str payload)
 	buf_init(&b);
 	if (w.kind == WIRE_RAFT_HAVE)
 		wire_raft_have_encode(&b, WIRE_RAFT_V1, w.have);
-	else
+	else if (w.kind == WIRE_RAFT_REFUSED) {
+		char	 reason[WIRE_RAFT_REASON_MAX + 1];
+
+		memcpy(reason, w.reason.p, w.reason.len);
+		reason[w.reason.len] = '\0';
+		wire_raft_refused_encode(&b, WIRE_RAFT_V1, reason);
+	} else
 		wire_raft_msg_encode(&b, WIRE_RAFT_V1, w.group, &w.msg);
 	/* The layout has one spelling for each message. */
 	CHECK(buf_used(&b) == payload.len &&

@@ -371,6 +371,7 @@ cluster_link_up(uint64_t id, const char *name, int role,
 	(void)agreed;
 	if (p->id != id)
 		p->have = -1;
+	p->refused_id = 0;	/* tell it again on this link */
 	p->id = id;
 	p->role = role;
 	p->up = true;
@@ -414,6 +415,11 @@ cluster_link_data(uint64_t id, const char *name, int subsys, int version,
 	if (w.kind == WIRE_RAFT_HAVE) {
 		p = cluster_peer_get(name);
 		p->have = w.have;
+		return;
+	}
+	if (w.kind == WIRE_RAFT_REFUSED) {
+		log_warn("cluster: the metadata group's leader '%s' refused "
+		    "this node: %.*s", name, (int)w.reason.len, w.reason.p);
 		return;
 	}
 	if (w.msg.from != id || w.msg.to != cluster_self) {
@@ -553,6 +559,26 @@ cluster_peer_addr(const char *name, char *b, size_t len)
 	free(v);
 }
 
+/*
+ * Leader: refuse a peer that is not the member its name or id says (log
+ * once per link and tell it why).
+ */
+static void
+cluster_refuse(struct cluster_peer *p, const char *why)
+{
+	int	 v;
+
+	if (p->refused_id == p->id)
+		return;
+	p->refused_id = p->id;
+	log_warn("cluster: refused node '%s': %s", p->name, why);
+	if ((v = link_version(p->id, WIRE_SUB_RAFT)) <= 0)
+		return;
+	buf_truncate(&cluster_out, 0);
+	wire_raft_refused_encode(&cluster_out, v, why);
+	(void)link_send(p->id, WIRE_SUB_RAFT, STRB(&cluster_out));
+}
+
 /* Leader: one step towards every linked node being a member. */
 static void
 cluster_reconcile(void)
@@ -560,6 +586,7 @@ cluster_reconcile(void)
 	struct raft_status	*st;
 	struct cluster_member	*add = NULL, *have;
 	struct cluster_peer	*p;
+	char			 why[1024];
 	unsigned		 i, k;
 	size_t			 n;
 	enum raft_rc		 rc;
@@ -582,19 +609,30 @@ cluster_reconcile(void)
 		n++;
 	}
 	for (p = cluster_peers; p != NULL; p = p->next) {
-		if (!p->up || p->id == 0 || cluster_member_find(p->id) != NULL)
+		if (!p->up || p->id == 0)
 			continue;
+		if ((have = cluster_member_find(p->id)) != NULL) {
+			if (strcmp(have->name, p->name) == 0)
+				continue;
+			snprintf(why, sizeof why, "node id %016llx is the "
+			    "member '%s' and came back named '%s'; give it "
+			    "its old name back, or run `flockmq ctl cluster "
+			    "force-leave %s` on a member and restart it with "
+			    "an empty node.data_dir",
+			    (unsigned long long)p->id, have->name, p->name,
+			    have->name);
+			cluster_refuse(p, why);
+			continue;
+		}
 		if ((have = cluster_member_named(p->name)) != NULL) {
-			if (p->refused_id != p->id)
-				log_warn("cluster: refused node '%s': it came "
-				    "back with node id %016llx but the member "
-				    "of that name has node id %016llx (was its "
-				    "store wiped?); to let it in, run `flockmq "
-				    "ctl cluster force-leave %s` on a member, "
-				    "then restart it", p->name,
-				    (unsigned long long)p->id,
-				    (unsigned long long)have->id, p->name);
-			p->refused_id = p->id;
+			snprintf(why, sizeof why, "node '%s' came back with "
+			    "node id %016llx but the member of that name has "
+			    "node id %016llx (was its store wiped?); to let "
+			    "it in, run `flockmq ctl cluster force-leave %s` "
+			    "on a member, then restart it", p->name,
+			    (unsigned long long)p->id,
+			    (unsigned long long)have->id, p->name);
+			cluster_refuse(p, why);
 			continue;
 		}
 		add[n].id = p->id;

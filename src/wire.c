@@ -413,6 +413,18 @@ wire_raft_decode(struct str s, int v, struct wire_raft *w,
 			return (WIRE_MALFORMED);
 		return (WIRE_OK);
 	}
+	if (w->kind == WIRE_RAFT_REFUSED) {
+		n = wire_uint(&r, 2);
+		w->reason.p = wire_take(&r, (size_t)n);
+		w->reason.len = (size_t)n;
+		for (i = 0; r.ok && i < n; i++)
+			if (w->reason.p[i] < 0x20 || w->reason.p[i] > 0x7e)
+				r.ok = false;
+		if (!r.ok || r.off != r.len || n == 0 ||
+		    n > WIRE_RAFT_REASON_MAX)
+			return (WIRE_MALFORMED);
+		return (WIRE_OK);
+	}
 	if (w->kind != WIRE_RAFT_MSG)
 		return (WIRE_MALFORMED);
 	w->group = (uint16_t)wire_uint(&r, 2);
@@ -538,4 +550,20 @@ wire_raft_have_encode(struct buf *b, int v, uint8_t have)
 	(void)v;
 	buf_add_u8(b, WIRE_RAFT_HAVE);
 	buf_add_u8(b, have);
+}
+
+/* Append a REFUSED payload; see wire.h. */
+void
+wire_raft_refused_encode(struct buf *b, int v, const char *reason)
+{
+	size_t	 n = strlen(reason), i;
+
+	(void)v;
+	if (n > WIRE_RAFT_REASON_MAX)
+		n = WIRE_RAFT_REASON_MAX;
+	buf_add_u8(b, WIRE_RAFT_REFUSED);
+	wire_put_uint(b, n, 2);
+	for (i = 0; i < n; i++)
+		buf_add_u8(b, reason[i] >= 0x20 && reason[i] <= 0x7e ?
+		    (uint8_t)reason[i] : '?');
 }

@@ -133,14 +133,19 @@ int	 wire_subsys_find(const char *s, size_t n);
  *	WIRE_RAFT_HAVE	flags u8 (bit 0: the sender's store holds the
  *			metadata group), so that a seed never bootstraps a
  *			group its peers already have
+ *	WIRE_RAFT_REFUSED  reason: u16 length (1..WIRE_RAFT_REASON_MAX),
+ *			printable ASCII (the
+ *			metadata group's leader will not add the receiver)
  * A payload of another version is malformed: the caller decodes with the
  * version agreed with that peer.
  */
 enum wire_raft_kind {
 	WIRE_RAFT_MSG = 1,
-	WIRE_RAFT_HAVE = 2
+	WIRE_RAFT_HAVE = 2,
+	WIRE_RAFT_REFUSED = 3
 };
 #define WIRE_RAFT_V1		1
+#define WIRE_RAFT_REASON_MAX	1024
 /* Bytes of an entry's fixed part: term, index, type, data length. */
 #define WIRE_RAFT_ENTRY_MIN	21
 
@@ -148,6 +153,7 @@ struct wire_raft {
 	uint8_t		 kind;
 	uint16_t	 group;		/* MSG */
 	uint8_t		 have;		/* HAVE */
+	struct str	 reason;	/* REFUSED */
 	struct raft_msg	 msg;		/* MSG: views into the payload */
 };
 
@@ -164,6 +170,9 @@ enum wire_status wire_raft_decode(struct str, int v, struct wire_raft *,
 void	 wire_raft_msg_encode(struct buf *, int v, uint16_t group,
 	    const struct raft_msg *);
 void	 wire_raft_have_encode(struct buf *, int v, uint8_t have);
+/* Append a REFUSED payload (the reason cut at WIRE_RAFT_REASON_MAX bytes,
+ * made printable). */
+void	 wire_raft_refused_encode(struct buf *, int v, const char *reason);
 
 /*
  * Version agreement for one subsystem: the highest version both ranges

@@ -186,8 +186,9 @@ test_expect_success 'a node back with a wiped store is refused, never merged' '
 	rm -rf "$TRASH_DIRECTORY/n4" &&
 	start_node 4 FLOCKMQ_NODE__ROLE=replicant &&
 	L=$(leader_of 1) &&
-	wait_for "grep -q \"refused node .$N4.: it came back with node id\" $(node_log $L)" 30 &&
-	test_grep "ctl cluster force-leave $N4" $(node_log $L) &&
+	wait_for "grep -q \"refused node .$N4.: node .$N4. came back with node id\" $(node_log $L)" 30 &&
+	test_grep "ctl cluster force-leave $N4. on a member, then restart it" $(node_log $L) &&
+	wait_for "grep -q \"the metadata group.s leader .$(node_name $L). refused this node: node .$N4. came back with node id\" $(node_log 4)" 30 &&
 	api_on 1 GET /cluster &&
 	jcheck "\"$N4\" in j[\"stopped_nodes\"]" "\"$N4\" in j[\"not_members\"]" &&
 	echo "proved: node 1 lists $(members 1), and n4 under its new id as not a member"

@@ -207,9 +207,20 @@ raft_tests(void)
 	((uint8_t *)buf_head(&b))[1] = 2;
 	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf2) ==
 	    WIRE_MALFORMED, "HAVE with an unknown bit: refused");
-	((uint8_t *)buf_head(&b))[0] = 3;
+	((uint8_t *)buf_head(&b))[0] = 4;
 	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf2) ==
-	    WIRE_MALFORMED, "kind 3: refused");
+	    WIRE_MALFORMED, "kind 4: refused");
+	buf_release(&b);
+
+	buf_init(&b);
+	wire_raft_refused_encode(&b, WIRE_RAFT_V1, "name taken\n");
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf2) ==
+	    WIRE_OK && w.kind == WIRE_RAFT_REFUSED && w.reason.len == 11 &&
+	    memcmp(w.reason.p, "name taken?", 11) == 0,
+	    "REFUSED round trips, made printable");
+	buf_truncate(&b, buf_used(&b) - 1);
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf2) ==
+	    WIRE_MALFORMED, "REFUSED cut short: refused");
 	buf_release(&b);
 }
 
