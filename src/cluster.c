@@ -293,6 +293,15 @@ cluster_tr_send(void *arg, uint16_t group, const struct raft_msg *m)
 		return;
 	buf_truncate(&cluster_out, 0);
 	wire_raft_msg_encode(&cluster_out, v, group, m);
+	if ((int64_t)buf_used(&cluster_out) >
+	    config->cluster_link_max_frame_size) {
+		/* The peer would cut the link for it: Raft resends. */
+		log_warn("cluster: a raft %s of %zu bytes for group %u is over "
+		    "cluster.link.max_frame_size; dropped",
+		    raft_msg_type_name((enum raft_msg_type)m->type),
+		    buf_used(&cluster_out), group);
+		return;
+	}
 	(void)link_send(m->to, WIRE_SUB_RAFT, STRB(&cluster_out));
 }
 
@@ -833,6 +842,16 @@ cluster_init(struct ev_loop *loop, char **cause)
 	dc.loop = loop;
 	dc.log = cluster_log;
 	dc.tr = &cluster_tr;
+	/*
+	 * Every message must fit in one frame of the peer's
+	 * cluster.link.max_frame_size (the same key on every node): entries
+	 * of an append, one proposal, a snapshot chunk.
+	 */
+	dc.raft.max_append_bytes = (size_t)config->cluster_link_max_frame_size
+	    / 2;
+	dc.raft.max_entry_bytes = (size_t)config->cluster_link_max_frame_size
+	    / 4;
+	dc.snap_chunk = (size_t)config->cluster_link_max_frame_size / 4;
 	if (getrandom(&dc.raft.seed, sizeof dc.raft.seed, 0) !=
 	    (ssize_t)sizeof dc.raft.seed)
 		dc.raft.seed = cluster_self;
