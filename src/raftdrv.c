@@ -56,6 +56,7 @@ enum raftdrv_note_kind {
 /* What to step a group with once a job is durable. */
 struct raftdrv_note {
 	uint16_t		 group;
+	uint32_t		 gen;		/* of the group's start */
 	uint8_t			 kind;
 	raft_index		 index;
 	raft_term		 term;
@@ -73,6 +74,7 @@ struct raftdrv_job {
 	size_t			 n_notes, cap_notes;
 	/* INSTALL and VIEW */
 	uint16_t		 group;
+	uint32_t		 gen;
 	raft_index		 index;
 	raft_term		 term;
 	struct raft_conf	 conf;
@@ -88,6 +90,7 @@ struct raftdrv_held {
 	struct raftdrv_held	*next;
 	uint64_t		 seq;
 	uint16_t		 group;
+	uint32_t		 gen;
 	struct raft_msg		*m;
 };
 
@@ -117,6 +120,7 @@ struct raftdrv_confent {
 struct raftdrv_group {
 	struct raftdrv		*drv;
 	uint16_t		 id;
+	uint32_t		 gen;		/* this start of the group */
 	struct raft		*r;
 	struct raftdrv_sm	 sm;
 	bool			 failed;
@@ -163,6 +167,7 @@ struct raftdrv {
 	/* This turn's jobs, not yet handed over. */
 	struct raftdrv_job	*turn_head, *turn_tail;
 	uint64_t		 next_seq;
+	uint32_t		 next_gen;
 	/* Held messages, in seq order. */
 	struct raftdrv_held	*held_head, *held_tail;
 	struct raftdrv_call	*calls_head, *calls_tail;
@@ -177,6 +182,7 @@ struct raftdrv {
 	struct raftdrv_job	*in_head, *in_tail;	/* to the thread */
 	struct raftdrv_job	*out_head, *out_tail;	/* back */
 	bool			 stop;
+	bool			 crash;		/* stop writing at once */
 	bool			 broken;	/* thread: a write failed */
 	uint64_t		 writes;		/* thread */
 };
@@ -418,6 +424,7 @@ raftdrv_note(struct raftdrv_job *j, struct raftdrv_group *g, uint8_t kind,
 	}
 	n = &j->notes[j->n_notes];
 	n->group = g->id;
+	n->gen = g->gen;
 	n->kind = kind;
 	n->index = index;
 	n->term = term;
@@ -498,6 +505,11 @@ raftdrv_thread(void *arg)
 		pthread_mutex_lock(&drv->mtx);
 		while (drv->in_head == NULL && !drv->stop)
 			pthread_cond_wait(&drv->cond, &drv->mtx);
+		if (drv->crash) {
+			/* raftdrv_crash: what is not written is lost. */
+			pthread_mutex_unlock(&drv->mtx);
+			break;
+		}
 		list = drv->in_head;
 		last = drv->in_tail;
 		drv->in_head = drv->in_tail = NULL;
@@ -762,6 +774,7 @@ raftdrv_want_view(struct raftdrv_group *g, raft_id to)
 	g->view_pending = true;
 	j = raftdrv_job_new(g->drv, RAFTDRV_JOB_VIEW);
 	j->group = g->id;
+	j->gen = g->gen;
 }
 
 /* Fill a SNAP message's chunk from the group's view; false if none. */
@@ -794,14 +807,15 @@ raftdrv_fill_snap(struct raftdrv_group *g, struct raft_msg *m)
 
 /* Hold a copy of a message until job seq is durable. */
 static void
-raftdrv_hold(struct raftdrv *drv, uint64_t seq, uint16_t group,
+raftdrv_hold(struct raftdrv *drv, uint64_t seq, struct raftdrv_group *g,
     const struct raft_msg *m)
 {
 	struct raftdrv_held	*h;
 
 	h = xcalloc(1, sizeof *h);
 	h->seq = seq;
-	h->group = group;
+	h->group = g->id;
+	h->gen = g->gen;
 	h->m = raftdrv_msg_dup(m);
 	if (drv->held_tail != NULL)
 		drv->held_tail->next = h;
@@ -844,6 +858,7 @@ raftdrv_snap_chunk(struct raftdrv_group *g, const struct raft_update *u)
 	j = raftdrv_job_new(drv, RAFTDRV_JOB_INSTALL);
 	j->sync = true;
 	j->group = g->id;
+	j->gen = g->gen;
 	j->index = sc->index;
 	j->term = sc->term;
 	if (sc->conf != NULL)
@@ -1013,7 +1028,7 @@ raftdrv_handle(struct raftdrv_group *g, struct raft_update *u)
 		if (m->type == RAFT_MSG_SNAP && !raftdrv_fill_snap(g, m))
 			continue;
 		if (m->wait == RAFT_WAIT_PERSIST && !RAFTDRV_BUG_EARLY())
-			raftdrv_hold(drv, drv->turn_tail->seq, g->id, m);
+			raftdrv_hold(drv, drv->turn_tail->seq, g, m);
 		else
 			drv->cfg.tr->send(drv->cfg.tr_arg, g->id, m);
 	}
@@ -1073,12 +1088,14 @@ raftdrv_step(struct raftdrv_group *g, struct raft_event *ev,
 static void
 raftdrv_release(struct raftdrv *drv, uint64_t seq, bool failed)
 {
+	struct raftdrv_group	*g;
 	struct raftdrv_held	*h;
 
 	while ((h = drv->held_head) != NULL && h->seq <= seq) {
 		if ((drv->held_head = h->next) == NULL)
 			drv->held_tail = NULL;
-		if (!failed && raftdrv_group(drv, h->group) != NULL)
+		if (!failed && (g = raftdrv_group(drv, h->group)) != NULL &&
+		    g->gen == h->gen)
 			drv->cfg.tr->send(drv->cfg.tr_arg, h->group, h->m);
 		free(h->m);
 		free(h);
@@ -1095,7 +1112,9 @@ raftdrv_job_notes(struct raftdrv *drv, struct raftdrv_job *j)
 	size_t			 i, k;
 
 	for (i = 0; i < j->n_notes; i++) {
-		if ((g = raftdrv_group(drv, j->notes[i].group)) == NULL)
+		/* A group stopped (and maybe started again) since. */
+		if ((g = raftdrv_group(drv, j->notes[i].group)) == NULL ||
+		    g->gen != j->notes[i].gen)
 			continue;
 		memset(&ev, 0, sizeof ev);
 		if (j->failed) {
@@ -1119,7 +1138,7 @@ raftdrv_job_notes(struct raftdrv *drv, struct raftdrv_job *j)
 		raftdrv_step(g, &ev, &u);
 	}
 	if (j->kind == RAFTDRV_JOB_VIEW &&
-	    (g = raftdrv_group(drv, j->group)) != NULL) {
+	    (g = raftdrv_group(drv, j->group)) != NULL && g->gen == j->gen) {
 		g->view_pending = false;
 		if (j->view == NULL) {
 			log_err("raftdrv: group %u: %s; no snapshot is sent",
@@ -1244,24 +1263,33 @@ raftdrv_group_free(struct raftdrv_group *g)
 	free(g);
 }
 
-/* Stop a driver; see raftdrv.h. */
-void
-raftdrv_free(struct raftdrv *drv)
+/* Stop, writing what was handed over (or, for a crash, dropping it). */
+static void
+raftdrv_stop(struct raftdrv *drv, bool crash)
 {
-	struct raftdrv_job	*j;
+	struct raftdrv_job	*j, *lists[2];
 	size_t			 i;
 
-	if (drv == NULL)
-		return;
 	/* Hand over what this turn made, then let the thread finish. */
-	raftdrv_prepare_cb(drv->loop, &drv->prepare, 0);
+	if (!crash)
+		raftdrv_prepare_cb(drv->loop, &drv->prepare, 0);
 	if (drv->thread_started) {
 		pthread_mutex_lock(&drv->mtx);
 		drv->stop = true;
+		drv->crash = crash;
 		pthread_cond_signal(&drv->cond);
 		pthread_mutex_unlock(&drv->mtx);
 		pthread_join(drv->thread, NULL);
 	}
+	/* A crash leaves jobs never handed over or never written. */
+	lists[0] = drv->turn_head;
+	lists[1] = drv->in_head;
+	drv->turn_head = drv->turn_tail = drv->in_head = drv->in_tail = NULL;
+	for (i = 0; i < 2; i++)
+		while ((j = lists[i]) != NULL) {
+			lists[i] = j->next;
+			raftdrv_job_free(j);
+		}
 	ev_timer_stop(drv->loop, &drv->timer);
 	ev_prepare_stop(drv->loop, &drv->prepare);
 	ev_async_stop(drv->loop, &drv->async);
@@ -1282,6 +1310,22 @@ raftdrv_free(struct raftdrv *drv)
 	free(drv->name);
 	drv->magic = 0;
 	free(drv);
+}
+
+/* Stop a driver; see raftdrv.h. */
+void
+raftdrv_free(struct raftdrv *drv)
+{
+	if (drv != NULL)
+		raftdrv_stop(drv, false);
+}
+
+/* Stop as a crash would; see raftdrv.h. */
+void
+raftdrv_crash(struct raftdrv *drv)
+{
+	if (drv != NULL)
+		raftdrv_stop(drv, true);
 }
 
 /* Write the first entry of a new group (raft.h: index 1, term 1). */
@@ -1349,6 +1393,7 @@ raftdrv_group_start(struct raftdrv *drv, uint16_t id,
 	g = xcalloc(1, sizeof *g);
 	g->drv = drv;
 	g->id = id;
+	g->gen = ++drv->next_gen;
 	if (sm != NULL)
 		g->sm = *sm;
 	rc = drv->cfg.raft;

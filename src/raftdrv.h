@@ -104,6 +104,9 @@ struct raftdrv	*raftdrv_new(const struct raftdrv_config *, char **cause);
 /* Stop: what the storage thread has is written; pending callbacks get
  * RAFTDRV_STOPPED. */
 void		 raftdrv_free(struct raftdrv *);
+/* Stop as a kill -9 would (for tests): writes not yet made are dropped,
+ * nothing more is sent; callbacks get RAFTDRV_STOPPED. */
+void		 raftdrv_crash(struct raftdrv *);
 /*
  * Start a group from the store.  A group the store has nothing of starts
  * as a new group of the voters in conf (index 1, term 1, raft.h) or, with

@@ -987,8 +987,9 @@ raftlog_install(struct raftlog *rl, struct raftlog_batch *b, uint16_t group,
 	p = buf_head(&s);
 	left = buf_used(&s);
 	while (left > 0) {
-		if (left < 4 || (kl = raftlog_get(p, 4)) > left - 4 - 4 ||
-		    (vl = raftlog_get(p + 4 + kl, 4)) > left - 8 - kl - 4 ||
+		/* klen(4) key vlen(4) value crc(4): 12 + kl + vl bytes. */
+		if (left < 12 || (kl = raftlog_get(p, 4)) > left - 12 ||
+		    (vl = raftlog_get(p + 4 + kl, 4)) > left - 12 - kl ||
 		    raftlog_crc(p + 4, kl, p + 8 + kl, vl) !=
 		    raftlog_get(p + 8 + kl + vl, 4)) {
 			xasprintf(cause, "raftlog: group %u: the snapshot at "

@@ -15,7 +15,9 @@ applied the same entries at the same indexes.  With -l the third replica
 is cut off for the first half of the load, so it catches up through
 snapshots (the log is compacted every 64 entries) and the install path is
 crashed too; with -c a random replica is cut off for 1.2 s every 1.6 s,
-so leaders change and proposals are lost (and proposed again).'
+so leaders change and proposals are lost (and proposed again); with -K
+one replica at a time is crashed in the process (raftdrv_crash: what its
+storage thread has not written is lost) and started again.'
 
 . "$(dirname "$0")"/test-lib.sh
 
@@ -48,8 +50,8 @@ test_expect_success 'the check has teeth: a forged acknowledgement, an entry cou
 	test_grep "n3 group 1: 301 entries counted as applied, 300 recorded" teeth.err
 '
 
-# slow_kill DIR [ENV...]: a load with a slow disk on n2 and n3 (30 ms
-# before each write), killed on the loop after an apply once 300 are
+# slow_kill DIR [ENV...]: a load led by n1 with a slow disk on n2 and n3
+# (30 ms before each write), killed on the loop after an apply once 300 are
 # acknowledged; then the check starts n2 and n3 first, so that they elect
 # the leaders: they must hold what they acknowledged.
 slow_kill () {
@@ -58,7 +60,7 @@ slow_kill () {
 	: >"$slow_dir.acked" &&
 	{
 		env FLOCKMQ_TEST_RAFTDRV_SLOW=n2,n3:30 "$@" "$tool" load \
-		    "$slow_dir" -g 4 -n 400 -k raftdrv-after-apply:5 -a 300 \
+		    "$slow_dir" -g 4 -n 400 -L -k raftdrv-after-apply:5 -a 300 \
 		    >>"$slow_dir.acked" 2>"$slow_dir.err1"
 		test $? -eq 137
 	} &&
@@ -143,6 +145,15 @@ test_expect_success 'replicas cut off at random, then killed after a write' '
 	"$tool" load chaoskill -g 4 -n 100 >>chaoskill.acked 2>/dev/null &&
 	"$tool" check chaoskill -g 4 chaoskill.acked >chaoskill.check 2>chaoskill.check.err &&
 	cat chaoskill.check
+'
+
+test_expect_success 'one replica at a time crashed (its unwritten writes lost) and started again under load' '
+	"$tool" load kills -g 4 -n 50000 -K >kills.acked 2>kills.err &&
+	test_grep "raft-tool: [1-9][0-9]* replicas crashed and started again" kills.err &&
+	test_diag "$(grep crashed kills.err)" &&
+	"$tool" load kills -g 4 -n 100 >>kills.acked 2>/dev/null &&
+	"$tool" check kills -g 4 kills.acked >kills.check 2>kills.check.err &&
+	cat kills.check
 '
 
 test_expect_success 'a disk error on one replica: it stops, the others carry on, then all agree' '

@@ -3,8 +3,8 @@
  * (t/t8020-raft-store.t).  Built with the failpoints (failpoint.h), so
  * FLOCKMQ_TEST_FAILPOINT=NAME[:N] kills it at a point of the storage path.
  *
- *	raft-tool load DIR [-g GROUPS] [-n PROPOSALS] [-l] [-c]
- *	    [-k POINT[:N] -a ACKED]
+ *	raft-tool load DIR [-g GROUPS] [-n PROPOSALS] [-l] [-c] [-K]
+ *	    [-L] [-k POINT[:N] -a ACKED]
  *		three voters in DIR/n1..n3 (started again from what is
  *		there); proposes PROPOSALS unique ids per group, in batches;
  *		prints "GROUP ID" once each is committed and applied on its
@@ -14,8 +14,13 @@
  *		every 64 entries).  -c cuts a random replica off for
  *		1.2 s, mends it for 0.4 s, and so on (leaders change,
  *		entries of old leaders are truncated, proposals are lost
- *		and proposed again).  -k arms a failpoint once ACKED
- *		proposals are acknowledged (failpoint_set).
+ *		and proposed again).  -K crashes a random replica
+ *		every second (raftdrv_crash: what its storage thread has
+ *		not written is lost, as with kill -9) and starts it again
+ *		0.3 s later, while the others go on.  -L has n1
+ *		campaign first in every group, so that it leads them.  -k
+ *		arms a failpoint once ACKED proposals are acknowledged
+ *		(failpoint_set).
  *	raft-tool check DIR [-g GROUPS] [-f NODES] ACKED
  *		starts the three again, waits until every replica applied
  *		what its leader committed, stops them, and checks each
@@ -65,6 +70,10 @@ struct load {
 	bool			 chaos;
 	int			 cut;		/* node cut, or -1 */
 	ev_timer		 chaos_timer;
+	bool			 kills;
+	int			 dead;		/* node crashed, or -1 */
+	uint64_t		 n_kills;
+	ev_timer		 kill_timer;
 	const char		*arm;		/* failpoint set */
 	uint64_t		 arm_after;	/* after these acks */
 };
@@ -198,6 +207,40 @@ load_chaos_cb(EV_P_ ev_timer *w, int revents)
 			    (raft_id)i + 1, true);
 }
 
+/* Kills: crash a random node for 0.3 s every 1 s, then restart it. */
+static void
+load_kill_cb(EV_P_ ev_timer *w, int revents)
+{
+	struct load	*ld = w->data;
+
+	if (ld->dead != -1) {
+		if (rc_node_start(&ld->c, ld->dead) != 0)
+			exit(1);
+		ld->dead = -1;
+		ev_timer_set(w, 0.7, 0.);
+	} else {
+		ld->dead = rand() % 3;
+		rc_node_crash(&ld->c, ld->dead);
+		ld->n_kills++;
+		ev_timer_set(w, 0.3, 0.);
+	}
+	ev_timer_start(EV_A_ w);
+}
+
+/* Stop the kills, every node up. */
+static void
+load_revive(struct load *ld)
+{
+	if (!ld->kills)
+		return;
+	ev_timer_stop(ld->c.loop, &ld->kill_timer);
+	if (ld->dead != -1 && rc_node_start(&ld->c, ld->dead) != 0)
+		exit(1);
+	ld->dead = -1;
+	fprintf(stderr, "raft-tool: %llu replicas crashed and started "
+	    "again\n", (unsigned long long)ld->n_kills);
+}
+
 /* Stop the chaos and mend every link. */
 static void
 load_calm(struct load *ld)
@@ -219,13 +262,14 @@ load_calm(struct load *ld)
 /* raft-tool load. */
 static int
 cmd_load(const char *dir, int groups, uint64_t n, bool lag, bool chaos,
-    const char *arm, uint64_t arm_after)
+    bool kills, bool lead1, const char *arm, uint64_t arm_after)
 {
 	struct load	 ld;
 	int		 i, rv = 0;
 
 	memset(&ld, 0, sizeof ld);
 	ld.cut = -1;
+	ld.dead = -1;
 	ld.arm = arm;
 	ld.arm_after = arm_after;
 	rc_init(&ld.c, dir, 3, groups);
@@ -245,12 +289,20 @@ cmd_load(const char *dir, int groups, uint64_t n, bool lag, bool chaos,
 		raftdrv_inproc_cut(ld.c.ip, 3, 1, true);
 		raftdrv_inproc_cut(ld.c.ip, 3, 2, true);
 	}
+	if ((ld.kills = kills)) {
+		srand((unsigned)getpid() * 7);
+		ev_timer_init(&ld.kill_timer, load_kill_cb, 0.7, 0.);
+		ld.kill_timer.data = &ld;
+		ev_timer_start(ld.c.loop, &ld.kill_timer);
+	}
 	if ((ld.chaos = chaos)) {
 		srand((unsigned)getpid());
 		ev_timer_init(&ld.chaos_timer, load_chaos_cb, 0.4, 0.);
 		ld.chaos_timer.data = &ld;
 		ev_timer_start(ld.c.loop, &ld.chaos_timer);
 	}
+	for (i = 0; lead1 && i < groups; i++)
+		(void)raftdrv_campaign(ld.c.node[0].drv, (uint16_t)i);
 	if (!rc_run_until(&ld.c, rc_all_led, NULL, 20000)) {
 		fprintf(stderr, "raft-tool: no leader for every group\n");
 		rv = 1;
@@ -259,7 +311,10 @@ cmd_load(const char *dir, int groups, uint64_t n, bool lag, bool chaos,
 		    "s\n", (unsigned long long)ld.acked,
 		    (unsigned long long)ld.total);
 		rv = 1;
-	} else if (load_calm(&ld), (lag || chaos) &&
+	}
+	load_calm(&ld);
+	load_revive(&ld);
+	if (rv == 0 && (lag || chaos || kills) &&
 	    !rc_run_until(&ld.c, rc_all_applied, NULL, 20000)) {
 		fprintf(stderr, "raft-tool: the lagging replica did not "
 		    "catch up\n");
@@ -876,15 +931,22 @@ main(int argc, char **argv)
 	const char	*arm = NULL, *first = NULL;
 	uint64_t	 n = 500, arm_after = 0;
 	int		 ch, groups = 4;
-	bool		 lag = false, chaos = false;
+	bool		 lag = false, chaos = false, lead1 = false;
+	bool		 kills = false;
 
 	if (argc < 3)
 		goto usage;
 	cmd = argv[1];
 	dir = argv[2];
 	optind = 3;
-	while ((ch = getopt(argc, argv, "a:cf:g:k:ln:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:cf:g:k:KlLn:")) != -1) {
 		switch (ch) {
+		case 'K':
+			kills = true;
+			break;
+		case 'L':
+			lead1 = true;
+			break;
 		case 'f':
 			first = optarg;
 			break;
@@ -913,7 +975,8 @@ main(int argc, char **argv)
 	if (groups < 1 || groups > RC_MAX_GROUPS)
 		goto usage;
 	if (strcmp(cmd, "load") == 0)
-		return (cmd_load(dir, groups, n, lag, chaos, arm, arm_after));
+		return (cmd_load(dir, groups, n, lag, chaos, kills, lead1,
+		    arm, arm_after));
 	if (strcmp(cmd, "check") == 0 && optind < argc)
 		return (cmd_check(dir, groups, argv[optind], first));
 	if (strcmp(cmd, "corrupt") == 0 && optind + 1 < argc)
@@ -929,7 +992,7 @@ main(int argc, char **argv)
 		return (cmd_api(dir));
 usage:
 	fprintf(stderr, "usage: raft-tool load DIR [-g GROUPS] [-n N] [-l] "
-	    "[-c] [-k POINT[:N] -a ACKED]\n"
+	    "[-c] [-K] [-L] [-k POINT[:N] -a ACKED]\n"
 	    "       raft-tool check DIR [-g GROUPS] [-f NODES] ACKED\n"
 	    "       raft-tool corrupt DIR NODE GROUP\n"
 	    "       raft-tool bump DIR NODE GROUP\n"

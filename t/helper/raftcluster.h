@@ -198,12 +198,29 @@ rc_node_stop(struct rc_cluster *c, int i)
 
 	if (!n->up)
 		return;
+	/* Down first: callbacks run while the driver stops. */
+	n->up = false;
 	raftdrv_inproc_remove(c->ip, (raft_id)i + 1);
 	raftdrv_free(n->drv);
 	raftlog_close(n->rl);
 	n->drv = NULL;
 	n->rl = NULL;
+}
+
+/* Kill node i as kill -9 would: its unwritten writes are lost. */
+static inline void
+rc_node_crash(struct rc_cluster *c, int i)
+{
+	struct rc_node	*n = &c->node[i];
+
+	if (!n->up)
+		return;
 	n->up = false;
+	raftdrv_inproc_remove(c->ip, (raft_id)i + 1);
+	raftdrv_crash(n->drv);
+	raftlog_close(n->rl);
+	n->drv = NULL;
+	n->rl = NULL;
 }
 
 /* Keeps the loop from sleeping long while a condition is polled. */

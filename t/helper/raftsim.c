@@ -2,7 +2,7 @@
  * raftsim.c: deterministic simulation of Raft groups (issue 13 §2, §4).
  *
  *	raftsim --seeds N [--first S] [--nodes 3|5] [--bug NAME]
- *	    [--time MS] [--steps N] [--safety-only] [-v]
+ *	    [--time MS] [--steps N] [--safety-only] [--keep-going] [-v]
  *	raftsim --seed S [--nodes 3|5] [--bug NAME] [--trace] [-v]
  *	raftsim --list-bugs
  *
@@ -30,12 +30,20 @@
  * proposal in every applied log) and, unless --safety-only, the rules of
  * durability that the driver can see on the wire (no reply before its term
  * and vote are durable, no append ack beyond the durable log, no commit
- * without a durable quorum, no follower commit beyond its durable log).
- * When the faults stop it checks liveness: a leader, and every
- * acknowledged proposal applied on every member, within a bounded time.
+ * without a durable quorum nor of an old-term entry, no follower commit
+ * beyond its durable log, no campaign with its log not durable).  When the
+ * faults stop it checks liveness: a leader, and every acknowledged
+ * proposal applied on every member, within a bounded time.
  *
  * A seed draws its own fault mix (swarm testing): which faults are on and
- * how often, network and disk latencies, timeouts, window sizes.
+ * how often, network and disk latencies, timeouts, the core's options and
+ * windows; 30% of the seeds are leader churn (Raft's Figure 8: young
+ * leaders cut off, leaders dying as they commit).  docs/raft.md has the
+ * model, the checks and the seeds each bug switch takes to be found.
+ *
+ * Memory: one struct sim per run, reset by sim_init() and freed by
+ * sim_free(); every message, write and log entry is an owned copy (the
+ * core's update is valid only until its next step).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -248,7 +256,10 @@ struct knobs {
 	unsigned	 compact_keep;
 	unsigned	 snap_chunk;
 	unsigned	 max_inflight;
+	size_t		 max_inflight_bytes;
 	size_t		 max_append_bytes;
+	bool		 no_prevote;
+	bool		 no_check_quorum;
 	uint64_t	 fault_ms;
 	unsigned	 restart_min;
 	unsigned	 restart_jitter;
@@ -2094,6 +2105,9 @@ node_start(struct sim *s, struct node *n)
 	cfg.heartbeat_ms = s->k.heartbeat_ms;
 	cfg.max_inflight = s->k.max_inflight;
 	cfg.max_append_bytes = s->k.max_append_bytes;
+	cfg.max_inflight_bytes = s->k.max_inflight_bytes;
+	cfg.no_prevote = s->k.no_prevote;
+	cfg.no_check_quorum = s->k.no_check_quorum;
 	cfg.bugs = s->bugs;
 	/* The loader refuses a record whose checksum fails: it is absent. */
 	if (n->torn != NULL) {
@@ -2746,6 +2760,9 @@ knobs_draw(struct sim *s)
 	k->stall_pm = rnd_pm(s, 400) ? rnd_below(s, 60) : 0;
 	k->kill_proposer_pm = rnd_pm(s, 300) ? rnd_below(s, 50) : 0;
 	k->kill_replier_pm = rnd_pm(s, 300) ? rnd_below(s, 10) : 0;
+	k->no_prevote = rnd_pm(s, 150);
+	k->no_check_quorum = rnd_pm(s, 150);
+	k->max_inflight_bytes = rnd_pm(s, 300) ? 64 + rnd_below(s, 512) : 0;
 	k->kill_leader_ms = 3 * (k->net_min + k->net_jitter) + 2;
 	/*
 	 * Leader churn (Raft Figure 8): leaders die a round trip or two
@@ -2755,20 +2772,20 @@ knobs_draw(struct sim *s)
 	if (rnd_pm(s, 300)) {
 		k->scenario = 1;
 		k->kill_leader_pm = 600 + rnd_below(s, 400);
-		k->kill_leader_ms = 2 * k->net_min + k->net_jitter +
-		    rnd_below(s, 2 * (k->net_min + k->net_jitter)) + 1;
 		k->restart_min = 5 + rnd_below(s, 30);
 		k->restart_jitter = k->election_ms * (1 + rnd_below(s, 3));
 		k->max_append_bytes = 1;
-		k->max_inflight = 1 + rnd_below(s, 2);
+		k->max_inflight = 1;
 		k->client_ms = 2 + rnd_below(s, 10);
 		k->drop_pm = rnd_below(s, 200);
 		k->w_part = k->w_pause = k->w_disk = k->w_conf = 0;
 		k->w_crash = rnd_below(s, 3);
-		k->isolate_pm = rnd_below(s, 1000);
-		if (rnd_pm(s, 500))
-			k->kill_leader_ms = k->net_min;
-		k->kill_committer_pm = rnd_below(s, 300);
+		/* Cut off before its first AppendEntries lands. */
+		k->isolate_pm = 500 + rnd_below(s, 500);
+		k->kill_leader_ms = k->net_min;
+		k->kill_committer_pm = rnd_below(s, 1000);
+		k->no_prevote = k->no_check_quorum = false;
+		k->max_inflight_bytes = 0;
 	}
 }
 

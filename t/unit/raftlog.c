@@ -234,6 +234,39 @@ main(void)
 	free(cause);
 	cause = NULL;
 	raftlog_batch_clear(b);
+
+	/* Streams that do not decode are refused, whatever their bytes. */
+	{
+		static const struct {
+			const char	*what;
+			const char	*bytes;
+			size_t		 len;
+		} bad_streams[] = {
+			{ "5 bytes", "\0\0\0\1k", 5 },
+			{ "a record cut short", "\0\0\0\1k\0\0\0\1v\0", 11 },
+			{ "a key longer than the stream",
+			    "\0\0\1\0kkkk\0\0\0\0\0\0\0\0", 16 },
+			{ "a value longer than the stream",
+			    "\0\0\0\1k\0\0\1\0vvvv\0\0\0\0", 17 },
+			{ "a value length of 4 GB",
+			    "\0\0\0\1k\xff\xff\xff\xff\0\0\0\0", 13 },
+			{ "a bad CRC", "\0\0\0\1k\0\0\0\1vABCD", 14 },
+		};
+		size_t	 bi;
+
+		for (bi = 0; bi < sizeof bad_streams / sizeof *bad_streams;
+		    bi++) {
+			rv = raftlog_install(rl2, b, 4, 10, 1, &conf, 0,
+			    bad_streams[bi].bytes, bad_streams[bi].len, 0,
+			    &cause);
+			ok(rv == -1 && cause != NULL &&
+			    strstr(cause, "does not decode") != NULL &&
+			    raftlog_batch_empty(b), "a snapshot stream with %s "
+			    "is refused, nothing written", bad_streams[bi].what);
+			free(cause);
+			cause = NULL;
+		}
+	}
 	raftlog_close(rl2);
 
 	/* Damage: an entry whose bytes changed is refused at load. */
