@@ -34,7 +34,7 @@ struct cluster_node {
 	bool		 member;	/* has a membership record */
 	bool		 voter;		/* votes in the metadata group */
 	bool		 learner;	/* follows it without a vote */
-	bool		 running;	/* self, or linked with the member's id */
+	bool		 running;	/* self, or linked with its id */
 	int		 role;		/* 0 core, 1 replicant, -1 unknown */
 };
 

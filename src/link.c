@@ -885,7 +885,7 @@ link_up(struct link_conn *c)
 		link_publish();
 		return;
 	}
-	/* FIXME(issue 14 §2): membership decides about a new node id. */
+	/* A new node id: the metadata group refuses it (cluster.c). */
 	if (p->node_id != 0 && c->h_id != p->node_id)
 		log_notice("cluster: peer '%s' has a new node id %016llx "
 		    "(was %016llx)", p->name, (unsigned long long)c->h_id,

@@ -20,7 +20,7 @@
 struct link_peer_info {
 	char		 name[256];
 	char		 addr[64];	/* host:port last linked or dialled */
-	char		 listen[64];	/* host:port it listens on, "" unknown */
+	char		 listen[64];	/* host:port it listens on, or "" */
 	char		 version[64];	/* software version, "" if never up */
 	bool		 running;	/* control connection up and alive */
 	int		 role;		/* 0 core, 1 replicant, -1 unknown */
