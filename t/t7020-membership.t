@@ -131,6 +131,7 @@ test_expect_success 'kill -9 of the metadata leader: the two others elect one an
 	do
 		wait_for "node_members_are $i $alive $dead" 30 || return 1
 		echo "proved: node $i lists $(members $i), leader node $(cat newleader.$i)" || return 1
+		node_sees $i $L stopped || return 1
 	done
 '
 
