@@ -26,10 +26,13 @@
  * cluster_snap_lock and rebuilt by the node loop.
  */
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "buf.h"
 #include "cluster.h"
@@ -85,6 +88,18 @@ static struct cluster_member	*cluster_snap;
 static size_t			 cluster_nsnap;
 static struct raft_conf		 cluster_snap_conf;
 static struct cluster_meta	 cluster_snap_meta;
+
+/* A force-leave another thread asked for, carried out on the node loop. */
+static pthread_mutex_t		 cluster_rq_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t		 cluster_rq_cond = PTHREAD_COND_INITIALIZER;
+static ev_async			 cluster_rq_async;
+static bool			 cluster_rq_busy;	/* a caller waits */
+static bool			 cluster_rq_taken;	/* the loop has it */
+static uint64_t			 cluster_rq_gen;
+static char			 cluster_rq_name[256];
+static int			 cluster_rq_status;	/* 0: pending */
+static char			 cluster_rq_err[512];
+static uint64_t			 cluster_leaving;	/* node id, 0 none */
 
 static void	cluster_publish(void);
 
@@ -656,7 +671,8 @@ cluster_reconcile(void)
 	}
 	/* Then the configuration: add learners, promote caught-up cores. */
 	for (i = 0; i < cluster_nmembers; i++) {
-		if (cluster_conf_role(&st->conf, cluster_members[i].id) != 0)
+		if (cluster_conf_role(&st->conf, cluster_members[i].id) != 0 ||
+		    cluster_members[i].id == cluster_leaving)
 			continue;
 		rc = raftdrv_conf_change(cluster_drv, CLUSTER_META,
 		    RAFT_CONF_ADD_LEARNER, cluster_members[i].id, NULL, NULL);
@@ -798,6 +814,182 @@ cluster_tick_cb(EV_P_ ev_timer *w, int revents)
 	cluster_publish();
 }
 
+/* The force-leave under way ends: answer the caller. */
+static void
+cluster_rq_finish(uint64_t gen, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+cluster_rq_finish(uint64_t gen, int status, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	cluster_leaving = 0;
+	pthread_mutex_lock(&cluster_rq_lock);
+	if (cluster_rq_busy && cluster_rq_gen == gen) {
+		va_start(ap, fmt);
+		vsnprintf(cluster_rq_err, sizeof cluster_rq_err, fmt, ap);
+		va_end(ap);
+		cluster_rq_status = status;
+		pthread_cond_broadcast(&cluster_rq_cond);
+	}
+	pthread_mutex_unlock(&cluster_rq_lock);
+}
+
+/* The record of a node forced out is deleted (or not). */
+static void
+cluster_deleted_cb(void *arg, const struct raftdrv_done *d)
+{
+	uint64_t	 gen = (uint64_t)(uintptr_t)arg;
+
+	if (d->result == RAFTDRV_COMMITTED)
+		cluster_rq_finish(gen, 204, "ok");
+	else
+		cluster_rq_finish(gen, 503, "the membership record was not "
+		    "deleted (result %d); retry", (int)d->result);
+}
+
+/* Propose the deletion of the record of id. */
+static void
+cluster_propose_del(uint64_t id, uint64_t gen)
+{
+	struct raft_buf	 rb;
+	uint8_t		 e[9];
+	enum raft_rc	 rc;
+
+	cluster_key(e, id);
+	e[0] = CLUSTER_OP_DEL;
+	rb.data = e;
+	rb.len = sizeof e;
+	rc = raftdrv_propose(cluster_drv, CLUSTER_META, &rb, 1,
+	    cluster_deleted_cb, (void *)(uintptr_t)gen);
+	if (rc != RAFT_OK)
+		cluster_rq_finish(gen, 503, "cannot propose: %s",
+		    raft_rc_name(rc));
+}
+
+/* A node forced out has left the configuration (or not). */
+static void
+cluster_removed_cb(void *arg, const struct raftdrv_done *d)
+{
+	uint64_t	 gen = (uint64_t)(uintptr_t)arg;
+
+	if (d->result != RAFTDRV_COMMITTED) {
+		cluster_rq_finish(gen, 503, "the configuration change was not "
+		    "committed (result %d); retry", (int)d->result);
+		return;
+	}
+	cluster_propose_del(cluster_leaving, gen);
+}
+
+/* Node loop: carry out the force-leave another thread asked for. */
+static void
+cluster_rq_cb(EV_P_ ev_async *w, int revents)
+{
+	struct cluster_member	*m;
+	struct cluster_peer	*p;
+	struct raft_status	*st = NULL;
+	char			 name[256];
+	const char		*ln = NULL;
+	uint64_t		 gen;
+	enum raft_rc		 rc;
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	pthread_mutex_lock(&cluster_rq_lock);
+	if (!cluster_rq_busy || cluster_rq_taken) {
+		pthread_mutex_unlock(&cluster_rq_lock);
+		return;
+	}
+	cluster_rq_taken = true;
+	gen = cluster_rq_gen;
+	snprintf(name, sizeof name, "%s", cluster_rq_name);
+	pthread_mutex_unlock(&cluster_rq_lock);
+
+	if ((m = cluster_member_named(name)) == NULL) {
+		cluster_rq_finish(gen, 404, "node '%s' is not a member", name);
+		return;
+	}
+	if (m->id == cluster_self) {
+		cluster_rq_finish(gen, 400, "a node cannot force itself out; "
+		    "run it on another member");
+		return;
+	}
+	st = xcalloc(1, sizeof *st);
+	if (!cluster_started || raftdrv_status(cluster_drv, CLUSTER_META,
+	    st) != 0 || st->role != RAFT_LEADER) {
+		(void)raftdrv_leader(cluster_drv, CLUSTER_META, &ln);
+		cluster_rq_finish(gen, 503, "this node is not the leader of the "
+		    "metadata group; run it on %s%s%s", ln != NULL ? "'" : "",
+		    ln != NULL ? ln : "the leader (none now)", ln != NULL ?
+		    "'" : "");
+		goto out;
+	}
+	for (p = cluster_peers; p != NULL; p = p->next)
+		if (p->up && p->id == m->id) {
+			cluster_rq_finish(gen, 400, "node '%s' is running; stop "
+			    "it first", name);
+			goto out;
+		}
+	cluster_leaving = m->id;
+	log_notice("cluster: forcing node '%s' (node id %016llx) out of the "
+	    "cluster", name, (unsigned long long)m->id);
+	if (cluster_conf_role(&st->conf, m->id) == 0) {
+		cluster_propose_del(m->id, gen);
+		goto out;
+	}
+	rc = raftdrv_conf_change(cluster_drv, CLUSTER_META, RAFT_CONF_REMOVE,
+	    m->id, cluster_removed_cb, (void *)(uintptr_t)gen);
+	if (rc != RAFT_OK)
+		cluster_rq_finish(gen, 503, "cannot remove it from the metadata "
+		    "group now: %s; retry", raft_rc_name(rc));
+out:
+	free(st);
+}
+
+/* Force a stopped member out (any thread); see cluster.h. */
+int
+cluster_force_leave(const char *name, char *err, size_t len)
+{
+	struct timespec	 ts;
+	int		 status;
+
+	pthread_mutex_lock(&cluster_rq_lock);
+	if (cluster_loop == NULL || cluster_drv == NULL) {
+		pthread_mutex_unlock(&cluster_rq_lock);
+		snprintf(err, len, "this node runs no metadata group");
+		return (503);
+	}
+	if (cluster_rq_busy) {
+		pthread_mutex_unlock(&cluster_rq_lock);
+		snprintf(err, len, "another force-leave is under way; retry");
+		return (503);
+	}
+	cluster_rq_busy = true;
+	cluster_rq_taken = false;
+	cluster_rq_gen++;
+	cluster_rq_status = 0;
+	snprintf(cluster_rq_name, sizeof cluster_rq_name, "%s", name);
+	ev_async_send(cluster_loop, &cluster_rq_async);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	while (cluster_rq_status == 0)
+		if (pthread_cond_timedwait(&cluster_rq_cond, &cluster_rq_lock,
+		    &ts) != 0)
+			break;
+	status = cluster_rq_status;
+	if (status == 0) {
+		status = 504;
+		snprintf(err, len, "no answer within 10 s; the change may "
+		    "still happen");
+	} else
+		snprintf(err, len, "%s", cluster_rq_err);
+	cluster_rq_busy = false;
+	pthread_mutex_unlock(&cluster_rq_lock);
+	return (status);
+}
+
 /* Whether this node is the seed with the smallest name. */
 static bool
 cluster_first_seed(void)
@@ -881,6 +1073,8 @@ cluster_init(struct ev_loop *loop, char **cause)
 	}
 	raftlog_state_release(&st);
 	link_set_hooks(&cluster_hooks);
+	ev_async_init(&cluster_rq_async, cluster_rq_cb);
+	ev_async_start(loop, &cluster_rq_async);
 	ev_timer_init(&cluster_timer, cluster_tick_cb, CLUSTER_TICK,
 	    CLUSTER_TICK);
 	ev_timer_start(loop, &cluster_timer);
@@ -903,6 +1097,7 @@ cluster_release(void)
 		return;
 	link_set_hooks(&none);
 	ev_timer_stop(cluster_loop, &cluster_timer);
+	ev_async_stop(cluster_loop, &cluster_rq_async);
 	if (cluster_drv != NULL)
 		raftdrv_free(cluster_drv);
 	cluster_drv = NULL;
@@ -927,7 +1122,9 @@ cluster_release(void)
 	cluster_nsnap = 0;
 	memset(&cluster_snap_meta, 0, sizeof cluster_snap_meta);
 	pthread_mutex_unlock(&cluster_snap_lock);
+	pthread_mutex_lock(&cluster_rq_lock);
 	cluster_loop = NULL;
+	pthread_mutex_unlock(&cluster_rq_lock);
 }
 
 /* Order nodes by name. */

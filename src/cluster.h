@@ -48,5 +48,12 @@ void	 cluster_release(void);
  * frees; meta (may be NULL) gets the metadata group's state.
  */
 size_t	 cluster_nodes(struct cluster_node **out, struct cluster_meta *meta);
+/*
+ * Force the stopped member named name out of the cluster (any thread; on
+ * the metadata group's leader only): its removal from the group and the
+ * deletion of its record, waited for up to 10 s.  Returns an HTTP status:
+ * 204 done; else 400, 404, 503 or 504 with the reason in err.
+ */
+int	 cluster_force_leave(const char *name, char *err, size_t len);
 
 #endif

@@ -1155,6 +1155,21 @@ http_delete_banned(struct http_req *r)
 	http_empty(r, 204);
 }
 
+/* DELETE /api/v5/cluster/:node/force_leave (on the metadata leader). */
+static void
+http_force_leave(struct http_req *r)
+{
+	char	 err[512];
+	int	 status = cluster_force_leave(r->param[0], err, sizeof err);
+
+	if (status == 204)
+		http_empty(r, 204);
+	else
+		http_error(r, status, status == 404 ? "NOT_FOUND" :
+		    status == 400 ? "BAD_REQUEST" : "SERVICE_UNAVAILABLE",
+		    "%s", err);
+}
+
 /* The REST API's routes; http.c adds login, users and API keys. */
 const struct http_route http_api_routes[] = {
 	{ "GET", "/status", http_get_status, HTTP_F_NOAUTH },
@@ -1165,6 +1180,7 @@ const struct http_route http_api_routes[] = {
 	{ "GET", "/api/v5/nodes", http_get_nodes, 0 },
 	{ "GET", "/api/v5/nodes/:node", http_get_node, 0 },
 	{ "GET", "/api/v5/cluster", http_get_cluster, 0 },
+	{ "DELETE", "/api/v5/cluster/:node/force_leave", http_force_leave, 0 },
 	{ "GET", "/api/v5/clients", http_get_clients, 0 },
 	{ "POST", "/api/v5/clients/kickout/bulk", http_kick_bulk, 0 },
 	{ "GET", "/api/v5/clients/:clientid", http_get_client, 0 },

@@ -11,7 +11,8 @@ three, the killed one stopped.  The killed node restarts and rejoins by
 itself, resuming from its store (same node id, no new bootstrap).  A fourth
 node with node.role replicant joins as a learner and is listed with role
 replicant on every node.  A node that comes back with a wiped store (a new
-node id under a member'"'"'s name) is refused and logged, never merged.'
+node id under a member'"'"'s name) is refused and logged, never merged,
+until ctl cluster force-leave on the leader removes the old member.'
 
 . "$(dirname "$0")"/test-lib.sh
 . "$TEST_DIRECTORY"/lib-cluster.sh
@@ -193,6 +194,53 @@ test_expect_success 'a node back with a wiped store is refused, never merged' '
 	api_on 1 GET /cluster &&
 	jcheck "\"$N4\" in j[\"stopped_nodes\"]" "\"$N4\" in j[\"not_members\"]" &&
 	echo "proved: node 1 lists $(members 1), and n4 under its new id as not a member"
+'
+
+test_expect_success 'ctl cluster force-leave: refused off the leader and for a running node' '
+	L=$(leader_of 1) &&
+	O=$((L % 3 + 1)) &&
+	test_must_fail node_ctl $O cluster force-leave "$N4" 2>err &&
+	test_grep "SERVICE_UNAVAILABLE: this node is not the leader of the metadata group; run it on .$(node_name $L)." err &&
+	test_must_fail node_ctl $L cluster force-leave "$(node_name $O)" 2>err &&
+	test_grep "BAD_REQUEST: node .$(node_name $O). is running; stop it first" err &&
+	test_must_fail node_ctl $L cluster force-leave nobody@127.0.0.9 2>err &&
+	test_grep "NOT_FOUND: node .nobody@127.0.0.9. is not a member" err
+'
+
+test_expect_success 'ctl cluster force-leave on the leader lets the wiped node in' '
+	L=$(leader_of 1) &&
+	node_ctl $L cluster force-leave "$N4" >out.fl &&
+	test_grep "^ok$" out.fl &&
+	test_grep "forcing node .$N4. (node id [0-9a-f]*) out of the cluster" $(node_log $L) &&
+	new_id=$(grep -o "node .$N4. id [0-9a-f]*" $(node_log 4) | head -1 | sed "s/.* id //") &&
+	test -n "$new_id" &&
+	for i in 1 2 3 4
+	do
+		wait_for "node_members_are $i $N1,$N2,$N3,$N4 \"\"" 30 || return 1
+		echo "proved: node $i lists $(members $i)" || return 1
+	done &&
+	api_on 1 GET "/nodes/$N4" &&
+	jcheck "j[\"node_id\"] == \"$new_id\"" "j[\"raft\"] == \"learner\"" \
+	    "j[\"role\"] == \"replicant\""
+'
+
+test_expect_success 'a core with a wiped store: force-leave removes the old voter, the new one is promoted' '
+	stop_node 3 &&
+	rm -rf "$TRASH_DIRECTORY/n3" &&
+	start_node 3 &&
+	wait_for "leader_of 1 >wl && test \$(cat wl) != 3" 30 &&
+	L=$(cat wl) &&
+	wait_for "grep -q \"refused node .$N3.: node .$N3. came back with node id\" $(node_log $L)" 30 &&
+	node_ctl $L cluster force-leave "$N3" >out.fl &&
+	test_grep "^ok$" out.fl &&
+	new_id=$(grep -o "node .$N3. id [0-9a-f]*" $(node_log 3) | head -1 | sed "s/.* id //") &&
+	wait_for "api_on $L GET /nodes/$N3 && jcheck \"j[\\\"node_id\\\"] == \\\"$new_id\\\" and j[\\\"raft\\\"] == \\\"voter\\\"\"" 30 &&
+	for i in 1 2 3 4
+	do
+		wait_for "node_members_are $i $N1,$N2,$N3,$N4 \"\"" 30 || return 1
+		echo "proved: node $i lists $(members $i)" || return 1
+	done &&
+	echo "proved: $N3 is a voter again under node id $new_id"
 '
 
 test_expect_success 'every node stops cleanly' '
