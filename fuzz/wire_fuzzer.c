@@ -60,6 +60,46 @@ fuzz_hello(const struct wire_hello *h)
 	buf_release(&b);
 }
 
+/* Decode a DATA frame of the raft subsystem, re-encode, compare. */
+static void
+fuzz_raft(struct str payload)
+{
+	static struct raft_entry ents[1 << 16], ents2[1 << 16];
+	struct raft_conf	 conf, conf2;
+	struct wire_raft	 w, w2;
+	struct buf		 b;
+	size_t			 cap = wire_raft_max_entries(payload), i;
+
+	if (cap > sizeof ents / sizeof ents[0])
+		return;
+	if (wire_raft_decode(payload, WIRE_RAFT_V1, &w, ents, cap, &conf) !=
+	    WIRE_OK)
+		return;
+	CHECK(wire_raft_decode(payload, 2, &w2, ents2, cap, &conf2) ==
+	    WIRE_MALFORMED);
+	buf_init(&b);
+	if (w.kind == WIRE_RAFT_HAVE)
+		wire_raft_have_encode(&b, WIRE_RAFT_V1, w.have);
+	else if (w.kind == WIRE_RAFT_REFUSED) {
+		char	 reason[WIRE_RAFT_REASON_MAX + 1];
+
+		memcpy(reason, w.reason.p, w.reason.len);
+		reason[w.reason.len] = '\0';
+		wire_raft_refused_encode(&b, WIRE_RAFT_V1, reason);
+	} else
+		wire_raft_msg_encode(&b, WIRE_RAFT_V1, w.group, &w.msg);
+	/* The layout has one spelling for each message. */
+	CHECK(buf_used(&b) == payload.len &&
+	    memcmp(buf_head(&b), payload.p, payload.len) == 0);
+	CHECK(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w2, ents2, cap,
+	    &conf2) == WIRE_OK);
+	CHECK(w2.msg.n_entries == w.msg.n_entries);
+	for (i = 0; i < w.msg.n_entries; i++)
+		CHECK(ents2[i].len == ents[i].len &&
+		    ents2[i].index == ents[i].index);
+	buf_release(&b);
+}
+
 /* Check a frame's payload against the decoder of its type. */
 static void
 fuzz_payload(const struct wire_frame *f)
@@ -109,6 +149,10 @@ fuzz_payload(const struct wire_frame *f)
 		    &used) == WIRE_OK);
 		CHECK(wire_heartbeat_decode(g.payload, &seq2) == WIRE_OK);
 		CHECK(seq2 == seq);
+		break;
+	case WIRE_DATA:
+		if (f->subsys == WIRE_SUB_RAFT)
+			fuzz_raft(f->payload);
 		break;
 	default:
 		break;

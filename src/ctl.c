@@ -107,6 +107,7 @@ static int	ctl_broker_stats(int, char **);
 static int	ctl_broker_metrics(int, char **);
 static int	ctl_broker_kick_all(int, char **);
 static int	ctl_cluster_status(int, char **);
+static int	ctl_cluster_force_leave(int, char **);
 static int	ctl_clients_list(int, char **);
 static int	ctl_clients_show(int, char **);
 static int	ctl_clients_kick(int, char **);
@@ -135,6 +136,9 @@ static const struct ctl_entry ctl_table[] = {
 	  "Kick out every client", ctl_broker_kick_all },
 	{ "cluster status", "[--json]", 0, 1,
 	  "Cluster status", ctl_cluster_status },
+	{ "cluster force-leave", "<Node>", 1, 1,
+	  "Force a stopped node out of the cluster (on the metadata leader)",
+	  ctl_cluster_force_leave },
 	{ "clients list", "", 0, 0,
 	  "List all clients", ctl_clients_list },
 	{ "clients show", "<ClientId>", 1, 1,
@@ -937,7 +941,11 @@ ctl_atom(struct buf *b, const char *s)
 	buf_add(b, "'", 1);
 }
 
-/* cluster status [--json]: running and stopped nodes from GET /nodes. */
+/*
+ * cluster status [--json]: running and stopped nodes from GET /nodes: the
+ * members of the metadata group (and this node), or before there are any,
+ * every node linked or known.
+ */
 static int
 ctl_cluster_status(int argc, char **argv)
 {
@@ -949,7 +957,7 @@ ctl_cluster_status(int argc, char **argv)
 	struct buf	 b;
 	char		*s;
 	size_t		 i, j;
-	int		 json = argc == 1;
+	int		 json = argc == 1, members = 0;
 
 	if (argc == 1 && strcmp(argv[0], "--json") != 0)
 		return (2);
@@ -958,9 +966,16 @@ ctl_cluster_status(int argc, char **argv)
 		return (1);
 	running = json_array();
 	stopped = json_array();
+	/* The members of the metadata group, once there are any. */
+	json_array_foreach(r.json, i, n)
+		if (json_is_true(json_object_get(n, "member")))
+			members = 1;
 	json_array_foreach(r.json, i, n) {
 		if ((name = json_string_value(json_object_get(n, "node"))) ==
 		    NULL)
+			continue;
+		if (members && i != 0 &&
+		    !json_is_true(json_object_get(n, "member")))
 			continue;
 		st = json_string_value(json_object_get(n, "node_status"));
 		json_array_append_new(st != NULL && strcmp(st, "running") ==
@@ -1004,6 +1019,34 @@ ctl_cluster_status(int argc, char **argv)
 	json_decref(stopped);
 	ctl_resp_release(&r);
 	return (0);
+}
+
+/* cluster force-leave <Node>: DELETE /cluster/:node/force_leave. */
+static int
+ctl_cluster_force_leave(int argc, char **argv)
+{
+	struct ctl_resp	 r;
+	char		*node, *url = NULL;
+	int		 rv = 1;
+
+	(void)argc;
+	node = ctl_escape(argv[0]);
+	xasprintf(&url, "/api/v5/cluster/%s/force_leave", node);
+	memset(&r, 0, sizeof r);
+	if (ctl_request("DELETE", url, NULL, &r) != 0)
+		goto fail;
+	if (r.status != 204) {
+		ctl_http_error(&r);
+		ctl_resp_release(&r);
+		goto fail;
+	}
+	printf("ok\n");
+	ctl_resp_release(&r);
+	rv = 0;
+fail:
+	free(node);
+	free(url);
+	return (rv);
 }
 
 /* clients list. */

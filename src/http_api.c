@@ -17,6 +17,7 @@
 #include <mbedtls/base64.h>
 
 #include "banned.h"
+#include "cluster.h"
 #include "config.h"
 #include "conn.h"
 #include "http_int.h"
@@ -544,10 +545,20 @@ http_node_json(void)
 	return (j);
 }
 
+/* What the metadata group says of a node: member, raft. */
+static void
+http_member_json(json_t *j, const struct cluster_node *n)
+{
+	json_object_set_new(j, "member", json_boolean(n->member));
+	json_object_set_new(j, "raft", json_string(n->voter ? "voter" :
+	    n->learner ? "learner" : "none"));
+}
+
 /* The node object of a peer, from the node links' snapshot. */
 static json_t *
-http_peer_json(const struct link_peer_info *p)
+http_peer_json(const struct cluster_node *n)
 {
+	const struct link_peer_info *p = &n->link;
 	json_t		*j, *v;
 	char		 id[20];
 	unsigned int	 i;
@@ -559,12 +570,13 @@ http_peer_json(const struct link_peer_info *p)
 			    json_integer(p->agreed[i]));
 	snprintf(id, sizeof id, "%016llx", (unsigned long long)p->node_id);
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:I, s:o, s:s}",
-	    "node", p->name, "node_status", p->running ? "running" :
-	    "stopped", "version", p->version, "role", p->role == 1 ?
+	    "node", p->name, "node_status", n->running ? "running" :
+	    "stopped", "version", p->version, "role", n->role == 1 ?
 	    "replicant" : "core", "node_id", p->node_id != 0 ? id : "",
 	    "boot", (json_int_t)p->boot, "address", p->addr,
 	    "data_connections", (json_int_t)p->data_up, "protocol_versions",
-	    v, "reason", p->reason);
+	    v, "reason", n->running ? "" : p->reason);
+	http_member_json(j, n);
 	return (j);
 }
 
@@ -572,11 +584,12 @@ http_peer_json(const struct link_peer_info *p)
 static void
 http_get_nodes(struct http_req *r)
 {
-	struct link_peer_info	*v;
-	json_t			*a = json_pack("[o]", http_node_json());
-	size_t			 i, n = link_peers(&v);
+	struct cluster_node	*v;
+	json_t			*a;
+	size_t			 i, n = cluster_nodes(&v, NULL);
 
-	for (i = 0; i < n; i++)
+	a = json_pack("[o]", http_node_json());
+	for (i = 1; i < n; i++)
 		json_array_append_new(a, http_peer_json(&v[i]));
 	free(v);
 	http_json(r, 200, a);
@@ -586,42 +599,66 @@ http_get_nodes(struct http_req *r)
 static void
 http_get_node(struct http_req *r)
 {
-	struct link_peer_info	*v;
-	size_t			 i, n;
+	struct cluster_node	*v;
+	size_t			 i, n = cluster_nodes(&v, NULL);
 
-	if (strcmp(r->param[0], config->node_name) == 0) {
-		http_json(r, 200, http_node_json());
-		return;
-	}
-	n = link_peers(&v);
 	for (i = 0; i < n; i++)
-		if (strcmp(v[i].name, r->param[0]) == 0)
+		if (strcmp(v[i].link.name, r->param[0]) == 0)
 			break;
 	if (i == n)
 		http_error(r, 404, "NOT_FOUND", "node '%s' not found",
 		    r->param[0]);
 	else
-		http_json(r, 200, http_peer_json(&v[i]));
+		http_json(r, 200, i == 0 ? http_node_json() :
+		    http_peer_json(&v[i]));
 	free(v);
 }
 
-/* GET /api/v5/cluster */
+/*
+ * GET /api/v5/cluster: the members of the metadata group, running or
+ * stopped (or, before there are any, the peers linked), the peers that
+ * are not members, and the group's state as this node sees it.
+ */
 static void
 http_get_cluster(struct http_req *r)
 {
-	struct link_peer_info	*v;
-	json_t			*run, *stop;
-	size_t			 i, n = link_peers(&v);
+	struct cluster_node	*v;
+	struct cluster_meta	 m;
+	struct cluster_node	 v0;
+	json_t			*run, *stop, *other, *meta;
+	size_t			 i, n = cluster_nodes(&v, &m);
+	char			 id[20];
 
-	run = json_pack("[s]", config->node_name);
+	run = json_array();
 	stop = json_array();
-	for (i = 0; i < n; i++)
+	other = json_array();
+	for (i = 0; i < n; i++) {
+		if (m.n_members != 0 && !v[i].member && !v[i].self) {
+			json_array_append_new(other,
+			    json_string(v[i].link.name));
+			continue;
+		}
 		json_array_append_new(v[i].running ? run : stop,
-		    json_string(v[i].name));
+		    json_string(v[i].link.name));
+	}
+	v0 = v[0];
 	free(v);
-	http_json(r, 200, json_pack("{s:s, s:o, s:o, s:s}", "name",
-	    config->cluster_name, "nodes", run, "stopped_nodes", stop, "self",
-	    config->node_name));
+	snprintf(id, sizeof id, "%016llx", (unsigned long long)m.leader);
+	meta = json_pack("{s:b, s:b, s:s, s:s, s:s, s:I, s:I, s:I, s:I, "
+	    "s:I}", "started", m.started, "member", m.member, "raft_role",
+	    m.raft_role, "leader", m.leader_name, "leader_id", m.leader != 0 ?
+	    id : "", "term", (json_int_t)m.term, "commit",
+	    (json_int_t)m.commit, "applied", (json_int_t)m.applied, "last",
+	    (json_int_t)m.last, "members", (json_int_t)m.n_members);
+	/* This node's own object keeps EMQX's fields: its id is here. */
+	snprintf(id, sizeof id, "%016llx", (unsigned long long)link_node_id());
+	json_object_set_new(meta, "self_id", json_string(id));
+	json_object_set_new(meta, "self_raft", json_string(v0.voter ?
+	    "voter" : v0.learner ? "learner" : "none"));
+	http_json(r, 200, json_pack("{s:s, s:o, s:o, s:o, s:s, s:o}", "name",
+	    config->cluster_name, "nodes", run, "stopped_nodes", stop,
+	    "not_members", other, "self", config->node_name, "metadata",
+	    meta));
 }
 
 /* GET /status and /api/v5/status */
@@ -1118,6 +1155,21 @@ http_delete_banned(struct http_req *r)
 	http_empty(r, 204);
 }
 
+/* DELETE /api/v5/cluster/:node/force_leave (on the metadata leader). */
+static void
+http_force_leave(struct http_req *r)
+{
+	char	 err[512];
+	int	 status = cluster_force_leave(r->param[0], err, sizeof err);
+
+	if (status == 204)
+		http_empty(r, 204);
+	else
+		http_error(r, status, status == 404 ? "NOT_FOUND" :
+		    status == 400 ? "BAD_REQUEST" : "SERVICE_UNAVAILABLE",
+		    "%s", err);
+}
+
 /* The REST API's routes; http.c adds login, users and API keys. */
 const struct http_route http_api_routes[] = {
 	{ "GET", "/status", http_get_status, HTTP_F_NOAUTH },
@@ -1128,6 +1180,7 @@ const struct http_route http_api_routes[] = {
 	{ "GET", "/api/v5/nodes", http_get_nodes, 0 },
 	{ "GET", "/api/v5/nodes/:node", http_get_node, 0 },
 	{ "GET", "/api/v5/cluster", http_get_cluster, 0 },
+	{ "DELETE", "/api/v5/cluster/:node/force_leave", http_force_leave, 0 },
 	{ "GET", "/api/v5/clients", http_get_clients, 0 },
 	{ "POST", "/api/v5/clients/kickout/bulk", http_kick_bulk, 0 },
 	{ "GET", "/api/v5/clients/:clientid", http_get_client, 0 },

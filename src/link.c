@@ -157,6 +157,7 @@ static struct wire_range link_ranges[WIRE_SUB_COUNT] = {
 	[WIRE_SUB_FORWARD] = { 1, 1 },
 };
 static char		 link_ranges_buf[128];
+static struct link_hooks link_hooks;
 
 static void	link_conn_close(struct link_conn *, const char *why, bool);
 static void	link_dial(struct link_peer *, int kind);
@@ -392,6 +393,10 @@ link_publish(void)
 		else if (p->host != NULL)
 			snprintf(i->addr, sizeof i->addr, "%s:%u", p->host,
 			    p->port);
+		if (p->host != NULL)
+			snprintf(i->listen, sizeof i->listen, strchr(p->host,
+			    ':') != NULL ? "[%s]:%u" : "%s:%u", p->host,
+			    p->port);
 		snprintf(i->version, sizeof i->version, "%s",
 		    p->version != NULL ? p->version : "");
 		i->running = link_peer_running(p);
@@ -543,6 +548,8 @@ link_peer_down(struct link_peer *p, const char *why)
 	snprintf(p->reason, sizeof p->reason, "%s", why);
 	log_warn("cluster: peer '%s' is down: %s", p->name, why);
 	link_redial(p);
+	if (link_hooks.down != NULL)
+		link_hooks.down(p->node_id, p->name);
 }
 
 /*
@@ -878,7 +885,7 @@ link_up(struct link_conn *c)
 		link_publish();
 		return;
 	}
-	/* FIXME(issue 14 §2): membership decides about a new node id. */
+	/* A new node id: the metadata group refuses it (cluster.c). */
 	if (p->node_id != 0 && c->h_id != p->node_id)
 		log_notice("cluster: peer '%s' has a new node id %016llx "
 		    "(was %016llx)", p->name, (unsigned long long)c->h_id,
@@ -919,6 +926,8 @@ link_up(struct link_conn *c)
 			if (p->conn[k] == NULL)
 				link_dial(p, k);
 	link_publish();
+	if (link_hooks.up != NULL)
+		link_hooks.up(p->node_id, p->name, p->role, p->agreed);
 }
 
 /* One whole frame from c; -1 if c is closed. */
@@ -1014,7 +1023,15 @@ link_on_frame(struct link_conn *c, const struct wire_frame *f)
 			return (0);
 		}
 		if (f->type == WIRE_DATA) {
-			/* No subsystem sends anything yet. */
+			if (c->kind == 0 && c->peer != NULL &&
+			    f->subsys < WIRE_SUB_COUNT &&
+			    c->peer->agreed[f->subsys] > 0 &&
+			    link_hooks.data != NULL) {
+				link_hooks.data(c->peer->node_id,
+				    c->peer->name, f->subsys,
+				    c->peer->agreed[f->subsys], f->payload);
+				return (c->state == LC_CLOSED ? -1 : 0);
+			}
 			log_debug("cluster: %s: %zu bytes for %s ignored",
 			    link_who(c), f->payload.len,
 			    wire_subsys_name(f->subsys));
@@ -1388,6 +1405,54 @@ fail:
 		freeaddrinfo(res);
 	free(host);
 	return (-1);
+}
+
+/* Set what the links report to; see link.h. */
+void
+link_set_hooks(const struct link_hooks *h)
+{
+	link_hooks = *h;
+}
+
+/* The running peer with node id id, or NULL. */
+static struct link_peer *
+link_peer_by_id(uint64_t id)
+{
+	struct link_peer	*p;
+
+	for (p = link_peer_list; p != NULL; p = p->next)
+		if (p->node_id == id && link_peer_running(p))
+			return (p);
+	return (NULL);
+}
+
+/* Queue a DATA frame on a peer's control connection; see link.h. */
+int
+link_send(uint64_t node_id, int subsys, struct str payload)
+{
+	struct link_peer	*p;
+	struct link_conn	*c;
+
+	if (subsys < 0 || subsys >= WIRE_SUB_COUNT ||
+	    (p = link_peer_by_id(node_id)) == NULL || p->agreed[subsys] <= 0)
+		return (-1);
+	c = p->conn[0];
+	wire_frame_encode(&c->tx, WIRE_DATA, (uint8_t)subsys, payload);
+	/* Written from the write callback: never re-entered from here. */
+	ev_io_start(link_loop, &c->wio);
+	return (0);
+}
+
+/* The version of subsys agreed with a running peer; see link.h. */
+int
+link_version(uint64_t node_id, int subsys)
+{
+	struct link_peer	*p;
+
+	if (subsys < 0 || subsys >= WIRE_SUB_COUNT ||
+	    (p = link_peer_by_id(node_id)) == NULL)
+		return (0);
+	return (p->agreed[subsys] > 0 ? p->agreed[subsys] : 0);
 }
 
 /* Open the listener and start dialling; see link.h. */

@@ -20,6 +20,7 @@
 struct link_peer_info {
 	char		 name[256];
 	char		 addr[64];	/* host:port last linked or dialled */
+	char		 listen[64];	/* host:port it listens on, or "" */
 	char		 version[64];	/* software version, "" if never up */
 	bool		 running;	/* control connection up and alive */
 	int		 role;		/* 0 core, 1 replicant, -1 unknown */
@@ -42,6 +43,27 @@ uint64_t link_boot(void);
  * the return value its length.
  */
 size_t	 link_peers(struct link_peer_info **out);
+/*
+ * What the cluster's glue (cluster.c) hears from the links, on the node
+ * loop: a peer's control connection up or down, and DATA frames of a
+ * subsystem (at the version agreed with that peer).
+ */
+struct link_hooks {
+	void	(*up)(uint64_t node_id, const char *name, int role,
+		    const int agreed[WIRE_SUB_COUNT]);
+	void	(*down)(uint64_t node_id, const char *name);
+	void	(*data)(uint64_t node_id, const char *name, int subsys,
+		    int version, struct str payload);
+};
+void	 link_set_hooks(const struct link_hooks *);
+/*
+ * Queue a DATA frame of subsys for the peer with node_id on its control
+ * connection (written when the socket takes it).  -1 if that peer has no
+ * live control connection or does not speak subsys: the frame is dropped.
+ */
+int	 link_send(uint64_t node_id, int subsys, struct str payload);
+/* The version of subsys agreed with a running peer, 0 if none. */
+int	 link_version(uint64_t node_id, int subsys);
 /* This node's version ranges, as "link 1..1, raft 1..1, ..." (static). */
 const char *link_ranges_text(void);
 

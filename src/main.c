@@ -16,6 +16,7 @@
 #include <ev.h>
 
 #include "banned.h"
+#include "cluster.h"
 #include "config.h"
 #include "ctl.h"
 #include "ds.h"
@@ -282,10 +283,25 @@ main_run(int daemon_mode)
 		store_close();
 		return (1);
 	}
+	if (cluster_init(loop, &cause) != 0) {
+		log_err("%s", cause);
+		free(cause);
+		cluster_release();
+		link_release();
+		sys_release();
+		worker_stop_all();
+		worker_join_all();
+		listener_free_all();
+		retain_release();
+		banned_release();
+		store_close();
+		return (1);
+	}
 	if (http_init(&cause) != 0) {
 		log_err("%s", cause);
 		free(cause);
 		http_release();
+		cluster_release();
 		link_release();
 		sys_release();
 		worker_stop_all();
@@ -333,6 +349,7 @@ main_run(int daemon_mode)
 	ev_run(loop, 0);
 
 	/* Reverse order. */
+	cluster_release();
 	link_release();
 	sys_release();
 	worker_join_all();

@@ -29,7 +29,7 @@
 #include <ev.h>
 
 #include "buf.h"
-#include "link.h"
+#include "cluster.h"
 #include "metrics.h"
 #include "retain.h"
 #include "worker.h"
@@ -526,8 +526,9 @@ metrics_prometheus(struct buf *out)
 	char		 name[128], help[192];
 	long		 fds;
 	size_t		 i, k, npeers;
-	uint64_t	 running = 0;
-	struct link_peer_info *peers;
+	uint64_t	 running = 0, stopped = 0;
+	struct cluster_node *nodes;
+	struct cluster_meta meta;
 	int		 m, have_mem;
 
 	metrics_snapshot(v);
@@ -566,16 +567,25 @@ metrics_prometheus(struct buf *out)
 
 	prom_u64(out, "emqx_node_running", "1: this node is running",
 	    "gauge", 1);
-	npeers = link_peers(&peers);
-	for (k = 0; k < npeers; k++)
-		running += peers[k].running;
-	free(peers);
+	/* The members of the metadata group; before there are any, the
+	 * peers linked. */
+	npeers = cluster_nodes(&nodes, &meta);
+	for (k = 0; k < npeers; k++) {
+		if (meta.n_members != 0 && !nodes[k].member &&
+		    !nodes[k].self)
+			continue;
+		if (nodes[k].running)
+			running++;
+		else
+			stopped++;
+	}
+	free(nodes);
 	prom_u64(out, "emqx_cluster_nodes_running",
-	    "cluster nodes running: this one and the peers linked to it",
-	    "gauge", 1 + running);
+	    "cluster nodes running: members of the metadata group linked to "
+	    "this one, and this one", "gauge", running);
 	prom_u64(out, "emqx_cluster_nodes_stopped",
-	    "cluster nodes known but not linked to this one", "gauge",
-	    npeers - running);
+	    "members of the metadata group not linked to this one", "gauge",
+	    stopped);
 
 	cpu = metrics_cpu();
 	prom_dbl(out, "emqx_vm_cpu_use",

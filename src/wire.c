@@ -373,3 +373,197 @@ wire_agree(struct wire_range ours, struct wire_range theirs)
 	hi = ours.max < theirs.max ? ours.max : theirs.max;
 	return (lo > hi ? -1 : (int)hi);
 }
+
+/* Flags of a raft message, one bit each. */
+#define WIRE_RF_PREVOTE		0x01
+#define WIRE_RF_TRANSFER	0x02
+#define WIRE_RF_REJECT		0x04
+#define WIRE_RF_LAST		0x08
+#define WIRE_RF_DONE		0x10
+#define WIRE_RF_CONF		0x20
+#define WIRE_RF_ALL		0x3f
+/* Bytes before a message's entry count: kind, group, type, flags, 9 u64. */
+#define WIRE_RAFT_HEAD		(1 + 2 + 1 + 1 + 9 * 8)
+
+/* The most entries a payload may hold; see wire.h. */
+size_t
+wire_raft_max_entries(struct str s)
+{
+	return (s.len / WIRE_RAFT_ENTRY_MIN);
+}
+
+/* Decode a raft payload; see wire.h. */
+enum wire_status
+wire_raft_decode(struct str s, int v, struct wire_raft *w,
+    struct raft_entry *ents, size_t cap, struct raft_conf *conf)
+{
+	struct wire_rd		 r = { s.p, s.len, 0, true };
+	struct raft_msg		*m = &w->msg;
+	struct raft_entry	*e;
+	uint64_t		 n, i, len;
+	unsigned		 flags;
+
+	memset(w, 0, sizeof *w);
+	if (v != WIRE_RAFT_V1)
+		return (WIRE_MALFORMED);
+	w->kind = (uint8_t)wire_uint(&r, 1);
+	if (w->kind == WIRE_RAFT_HAVE) {
+		w->have = (uint8_t)wire_uint(&r, 1);
+		if (!r.ok || r.off != r.len || (w->have & ~1u) != 0)
+			return (WIRE_MALFORMED);
+		return (WIRE_OK);
+	}
+	if (w->kind == WIRE_RAFT_REFUSED) {
+		n = wire_uint(&r, 2);
+		w->reason.p = wire_take(&r, (size_t)n);
+		w->reason.len = (size_t)n;
+		for (i = 0; r.ok && i < n; i++)
+			if (w->reason.p[i] < 0x20 || w->reason.p[i] > 0x7e)
+				r.ok = false;
+		if (!r.ok || r.off != r.len || n == 0 ||
+		    n > WIRE_RAFT_REASON_MAX)
+			return (WIRE_MALFORMED);
+		return (WIRE_OK);
+	}
+	if (w->kind != WIRE_RAFT_MSG)
+		return (WIRE_MALFORMED);
+	w->group = (uint16_t)wire_uint(&r, 2);
+	m->type = (uint8_t)wire_uint(&r, 1);
+	flags = (unsigned)wire_uint(&r, 1);
+	if (m->type < RAFT_MSG_VOTE || m->type > RAFT_MSG_TIMEOUT_NOW ||
+	    (flags & ~(unsigned)WIRE_RF_ALL) != 0)
+		return (WIRE_MALFORMED);
+	m->prevote = (flags & WIRE_RF_PREVOTE) != 0;
+	m->transfer = (flags & WIRE_RF_TRANSFER) != 0;
+	m->reject = (flags & WIRE_RF_REJECT) != 0;
+	m->last = (flags & WIRE_RF_LAST) != 0;
+	m->done = (flags & WIRE_RF_DONE) != 0;
+	m->from = wire_uint(&r, 8);
+	m->to = wire_uint(&r, 8);
+	m->term = wire_uint(&r, 8);
+	m->index = wire_uint(&r, 8);
+	m->log_term = wire_uint(&r, 8);
+	m->commit = wire_uint(&r, 8);
+	m->hint = wire_uint(&r, 8);
+	m->seq = wire_uint(&r, 8);
+	m->offset = wire_uint(&r, 8);
+	n = wire_uint(&r, 4);
+	if (!r.ok || n > cap || n > (r.len - r.off) / WIRE_RAFT_ENTRY_MIN)
+		return (WIRE_MALFORMED);
+	for (i = 0; i < n; i++) {
+		e = &ents[i];
+		e->term = wire_uint(&r, 8);
+		e->index = wire_uint(&r, 8);
+		e->type = (uint8_t)wire_uint(&r, 1);
+		len = wire_uint(&r, 4);
+		e->data = wire_take(&r, (size_t)len);
+		e->len = (size_t)len;
+		if (!r.ok || e->type > RAFT_ENTRY_CONF)
+			return (WIRE_MALFORMED);
+		if (len == 0)
+			e->data = NULL;
+	}
+	m->entries = n != 0 ? ents : NULL;
+	m->n_entries = (size_t)n;
+	len = wire_uint(&r, 4);
+	m->data = wire_take(&r, (size_t)len);
+	m->len = (size_t)len;
+	if (len == 0)
+		m->data = NULL;
+	if (flags & WIRE_RF_CONF) {
+		memset(conf, 0, sizeof *conf);
+		conf->n = (unsigned)wire_uint(&r, 1);
+		if (conf->n > RAFT_MAX_NODES)
+			return (WIRE_MALFORMED);
+		for (i = 0; i < conf->n; i++) {
+			conf->m[i].id = wire_uint(&r, 8);
+			conf->m[i].role = (uint8_t)wire_uint(&r, 1);
+			if (conf->m[i].id == 0 ||
+			    (conf->m[i].role != RAFT_VOTER &&
+			    conf->m[i].role != RAFT_MEMBER_LEARNER))
+				r.ok = false;
+		}
+		m->conf = conf;
+	}
+	if (!r.ok || r.off != r.len || m->from == 0 || m->to == 0)
+		return (WIRE_MALFORMED);
+	return (WIRE_OK);
+}
+
+/* Append a raft message's payload; see wire.h. */
+void
+wire_raft_msg_encode(struct buf *b, int v, uint16_t group,
+    const struct raft_msg *m)
+{
+	const struct raft_entry	*e;
+	unsigned		 flags = 0;
+	size_t			 i;
+
+	(void)v;	/* only version 1 so far */
+	flags |= m->prevote ? WIRE_RF_PREVOTE : 0;
+	flags |= m->transfer ? WIRE_RF_TRANSFER : 0;
+	flags |= m->reject ? WIRE_RF_REJECT : 0;
+	flags |= m->last ? WIRE_RF_LAST : 0;
+	flags |= m->done ? WIRE_RF_DONE : 0;
+	flags |= m->conf != NULL ? WIRE_RF_CONF : 0;
+	buf_reserve(b, WIRE_RAFT_HEAD + 8 + m->len + m->n_entries *
+	    WIRE_RAFT_ENTRY_MIN);
+	buf_add_u8(b, WIRE_RAFT_MSG);
+	wire_put_uint(b, group, 2);
+	buf_add_u8(b, m->type);
+	buf_add_u8(b, (uint8_t)flags);
+	wire_put_uint(b, m->from, 8);
+	wire_put_uint(b, m->to, 8);
+	wire_put_uint(b, m->term, 8);
+	wire_put_uint(b, m->index, 8);
+	wire_put_uint(b, m->log_term, 8);
+	wire_put_uint(b, m->commit, 8);
+	wire_put_uint(b, m->hint, 8);
+	wire_put_uint(b, m->seq, 8);
+	wire_put_uint(b, m->offset, 8);
+	wire_put_uint(b, m->n_entries, 4);
+	for (i = 0; i < m->n_entries; i++) {
+		e = &m->entries[i];
+		wire_put_uint(b, e->term, 8);
+		wire_put_uint(b, e->index, 8);
+		buf_add_u8(b, e->type);
+		wire_put_uint(b, e->len, 4);
+		if (e->len != 0)
+			buf_add(b, e->data, e->len);
+	}
+	wire_put_uint(b, m->len, 4);
+	if (m->len != 0)
+		buf_add(b, m->data, m->len);
+	if (m->conf != NULL) {
+		buf_add_u8(b, (uint8_t)m->conf->n);
+		for (i = 0; i < m->conf->n; i++) {
+			wire_put_uint(b, m->conf->m[i].id, 8);
+			buf_add_u8(b, m->conf->m[i].role);
+		}
+	}
+}
+
+/* Append a HAVE payload; see wire.h. */
+void
+wire_raft_have_encode(struct buf *b, int v, uint8_t have)
+{
+	(void)v;
+	buf_add_u8(b, WIRE_RAFT_HAVE);
+	buf_add_u8(b, have);
+}
+
+/* Append a REFUSED payload; see wire.h. */
+void
+wire_raft_refused_encode(struct buf *b, int v, const char *reason)
+{
+	size_t	 n = strlen(reason), i;
+
+	(void)v;
+	if (n > WIRE_RAFT_REASON_MAX)
+		n = WIRE_RAFT_REASON_MAX;
+	buf_add_u8(b, WIRE_RAFT_REFUSED);
+	wire_put_uint(b, n, 2);
+	for (i = 0; i < n; i++)
+		buf_add_u8(b, reason[i] >= 0x20 && reason[i] <= 0x7e ?
+		    (uint8_t)reason[i] : '?');
+}

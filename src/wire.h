@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "raft.h"
 
 #define WIRE_HEADER_LEN		8
 #define WIRE_NONCE_LEN		32
@@ -124,6 +125,54 @@ const char *wire_type_name(unsigned int);
 const char *wire_status_name(enum wire_status);
 /* The subsystem named s (its length n); -1 if none. */
 int	 wire_subsys_find(const char *s, size_t n);
+
+/*
+ * The raft subsystem (DATA frames of WIRE_SUB_RAFT), layout version 1:
+ * a kind byte, then
+ *	WIRE_RAFT_MSG	group u16, one struct raft_msg (docs/cluster.md)
+ *	WIRE_RAFT_HAVE	flags u8 (bit 0: the sender's store holds the
+ *			metadata group), so that a seed never bootstraps a
+ *			group its peers already have
+ *	WIRE_RAFT_REFUSED  reason: u16 length (1..WIRE_RAFT_REASON_MAX),
+ *			printable ASCII (the
+ *			metadata group's leader will not add the receiver)
+ * A payload of another version is malformed: the caller decodes with the
+ * version agreed with that peer.
+ */
+enum wire_raft_kind {
+	WIRE_RAFT_MSG = 1,
+	WIRE_RAFT_HAVE = 2,
+	WIRE_RAFT_REFUSED = 3
+};
+#define WIRE_RAFT_V1		1
+#define WIRE_RAFT_REASON_MAX	1024
+/* Bytes of an entry's fixed part: term, index, type, data length. */
+#define WIRE_RAFT_ENTRY_MIN	21
+
+struct wire_raft {
+	uint8_t		 kind;
+	uint16_t	 group;		/* MSG */
+	uint8_t		 have;		/* HAVE */
+	struct str	 reason;	/* REFUSED */
+	struct raft_msg	 msg;		/* MSG: views into the payload */
+};
+
+/* The most entries a payload may hold: size the caller's array. */
+size_t	 wire_raft_max_entries(struct str);
+/*
+ * Decode a raft payload of protocol version v.  Entries go to ents (cap
+ * of them; more is malformed), the configuration of a SNAP to *conf;
+ * data are views into the payload.
+ */
+enum wire_status wire_raft_decode(struct str, int v, struct wire_raft *,
+	    struct raft_entry *ents, size_t cap, struct raft_conf *conf);
+/* Append the payload of a raft message or of a HAVE (version v). */
+void	 wire_raft_msg_encode(struct buf *, int v, uint16_t group,
+	    const struct raft_msg *);
+void	 wire_raft_have_encode(struct buf *, int v, uint8_t have);
+/* Append a REFUSED payload (the reason cut at WIRE_RAFT_REASON_MAX bytes,
+ * made printable). */
+void	 wire_raft_refused_encode(struct buf *, int v, const char *reason);
 
 /*
  * Version agreement for one subsystem: the highest version both ranges

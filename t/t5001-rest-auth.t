@@ -141,7 +141,7 @@ test_expect_success 'every other route: 401, WWW-Authenticate and the error obje
 	        check("Bearer" in www and "Basic" in www,
 	              "%s %s: WWW-Authenticate" % (m, path), r.headers)
 	        n += 1
-	check(n == 28 * len(creds), "28 routes", n)
+	check(n == 29 * len(creds), "29 routes", n)
 	victim.expect_nothing(0.2)
 	check(not victim.gone.is_set(), "the victim is still connected")
 	check(client("victim")["subscriptions_cnt"] == 1, "still subscribed")

@@ -85,6 +85,145 @@ decode_hex(const char *s, size_t max)
 	return (wire_decode(b, n, max, &f, &used));
 }
 
+/* Raft messages: every field round trips; damage is refused. */
+static void
+raft_tests(void)
+{
+	struct raft_entry	 e[3], d[8];
+	struct raft_conf	 conf, conf2;
+	struct raft_msg		 m;
+	struct wire_raft	 w;
+	struct buf		 b;
+	size_t			 i, n;
+	int			 bad;
+
+	memset(&m, 0, sizeof m);
+	m.type = RAFT_MSG_APPEND;
+	m.from = 0x1122334455667788ULL;
+	m.to = 0x0102030405060708ULL;
+	m.term = 7;
+	m.index = 40;
+	m.log_term = 6;
+	m.commit = 39;
+	m.hint = 3;
+	m.seq = 99;
+	m.offset = 1u << 20;
+	for (i = 0; i < 3; i++) {
+		e[i].term = 7;
+		e[i].index = 41 + i;
+		e[i].type = i == 1 ? RAFT_ENTRY_NOOP : RAFT_ENTRY_NORMAL;
+		e[i].data = i == 1 ? NULL : "member record";
+		e[i].len = i == 1 ? 0 : 13;
+	}
+	m.entries = e;
+	m.n_entries = 3;
+	buf_init(&b);
+	wire_raft_msg_encode(&b, WIRE_RAFT_V1, 0, &m);
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf) ==
+	    WIRE_OK, "an APPEND with 3 entries decodes");
+	ok(w.kind == WIRE_RAFT_MSG && w.group == 0 && w.msg.type ==
+	    RAFT_MSG_APPEND && w.msg.from == m.from && w.msg.to == m.to &&
+	    w.msg.term == 7 && w.msg.index == 40 && w.msg.log_term == 6 &&
+	    w.msg.commit == 39 && w.msg.hint == 3 && w.msg.seq == 99 &&
+	    w.msg.offset == 1u << 20 && w.msg.conf == NULL &&
+	    w.msg.len == 0, "its fields round trip");
+	ok(w.msg.n_entries == 3 && d[0].index == 41 && d[1].type ==
+	    RAFT_ENTRY_NOOP && d[1].len == 0 && d[2].len == 13 &&
+	    memcmp(d[2].data, "member record", 13) == 0 && d[2].term == 7,
+	    "its entries round trip");
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 2, &conf) ==
+	    WIRE_MALFORMED, "more entries than the caller's array: refused");
+	ok(wire_raft_decode(STRB(&b), 2, &w, d, 8, &conf) == WIRE_MALFORMED,
+	    "another version: refused");
+	for (n = 0, bad = 0; n < buf_used(&b); n++)
+		if (wire_raft_decode((struct str){ buf_head(&b), n },
+		    WIRE_RAFT_V1, &w, d, 8, &conf) != WIRE_MALFORMED)
+			bad++;
+	ok(bad == 0, "every proper prefix is malformed");
+	buf_add_u8(&b, 0);
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf) ==
+	    WIRE_MALFORMED, "a trailing byte: refused");
+	buf_release(&b);
+
+	/* A snapshot chunk with a configuration, flags and data. */
+	memset(&m, 0, sizeof m);
+	memset(&conf, 0, sizeof conf);
+	conf.n = 2;
+	conf.m[0].id = 5;
+	conf.m[0].role = RAFT_VOTER;
+	conf.m[1].id = 9;
+	conf.m[1].role = RAFT_MEMBER_LEARNER;
+	m.type = RAFT_MSG_SNAP;
+	m.from = 5;
+	m.to = 9;
+	m.last = true;
+	m.prevote = true;
+	m.transfer = true;
+	m.reject = true;
+	m.done = true;
+	m.data = "chunk";
+	m.len = 5;
+	m.conf = &conf;
+	buf_init(&b);
+	wire_raft_msg_encode(&b, WIRE_RAFT_V1, 513, &m);
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf2) ==
+	    WIRE_OK && w.group == 513 && w.msg.conf == &conf2 &&
+	    conf2.n == 2 && conf2.m[1].id == 9 && conf2.m[1].role ==
+	    RAFT_MEMBER_LEARNER && w.msg.last && w.msg.prevote &&
+	    w.msg.transfer && w.msg.reject && w.msg.done && w.msg.len == 5 &&
+	    memcmp(w.msg.data, "chunk", 5) == 0,
+	    "a SNAP with flags, data and conf round trips");
+	/* Damage: type 0, an unknown flag, a bad role. */
+	((uint8_t *)buf_head(&b))[3] = 0;
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf2) ==
+	    WIRE_MALFORMED, "message type 0: refused");
+	((uint8_t *)buf_head(&b))[3] = RAFT_MSG_SNAP;
+	((uint8_t *)buf_head(&b))[4] |= 0x80;
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf2) ==
+	    WIRE_MALFORMED, "an unknown flag: refused");
+	((uint8_t *)buf_head(&b))[4] &= 0x7f;
+	((uint8_t *)buf_head(&b))[buf_used(&b) - 1] = 7;
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf2) ==
+	    WIRE_MALFORMED, "a member role 7: refused");
+	buf_release(&b);
+
+	/* An entry count larger than the bytes can hold. */
+	memset(&m, 0, sizeof m);
+	m.type = RAFT_MSG_APPEND;
+	m.from = 1;
+	m.to = 2;
+	buf_init(&b);
+	wire_raft_msg_encode(&b, WIRE_RAFT_V1, 0, &m);
+	((uint8_t *)buf_head(&b))[77] = 0x7f;
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf2) ==
+	    WIRE_MALFORMED, "an entry count past the payload: refused");
+	buf_release(&b);
+
+	buf_init(&b);
+	wire_raft_have_encode(&b, WIRE_RAFT_V1, 1);
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf2) ==
+	    WIRE_OK && w.kind == WIRE_RAFT_HAVE && w.have == 1,
+	    "HAVE round trips");
+	((uint8_t *)buf_head(&b))[1] = 2;
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf2) ==
+	    WIRE_MALFORMED, "HAVE with an unknown bit: refused");
+	((uint8_t *)buf_head(&b))[0] = 4;
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf2) ==
+	    WIRE_MALFORMED, "kind 4: refused");
+	buf_release(&b);
+
+	buf_init(&b);
+	wire_raft_refused_encode(&b, WIRE_RAFT_V1, "name taken\n");
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf2) ==
+	    WIRE_OK && w.kind == WIRE_RAFT_REFUSED && w.reason.len == 11 &&
+	    memcmp(w.reason.p, "name taken?", 11) == 0,
+	    "REFUSED round trips, made printable");
+	buf_truncate(&b, buf_used(&b) - 1);
+	ok(wire_raft_decode(STRB(&b), WIRE_RAFT_V1, &w, d, 8, &conf2) ==
+	    WIRE_MALFORMED, "REFUSED cut short: refused");
+	buf_release(&b);
+}
+
 int
 main(void)
 {
@@ -221,6 +360,8 @@ main(void)
 	    "a DATA frame over max_size");
 	ok(decode_hex("00 10 00 00 06 02 00 00", 1 << 20) == WIRE_MORE,
 	    "a DATA frame of max_size needs more");
+
+	raft_tests();
 
 	/* Versions. */
 	ok(wire_agree((struct wire_range){ 1, 2 },
