@@ -228,90 +228,28 @@ main_run(int daemon_mode)
 		    (unsigned)cores;
 	}
 	loop = ev_default_loop(EVFLAG_AUTO);
-	if (store_open(config->node_data_dir, &cause) != 0) {
-		log_err("%s", cause);
-		free(cause);
-		return (1);
-	}
-	if (banned_init(&cause) != 0) {
-		log_err("%s", cause);
-		free(cause);
-		banned_release();
-		store_close();
-		return (1);
-	}
+	if (store_open(config->node_data_dir, &cause) != 0)
+		goto fail;
+	if (banned_init(&cause) != 0)
+		goto fail_banned;
 	retain_init();
-	if (retain_load(&cause) != 0) {
-		log_err("%s", cause);
-		free(cause);
-		retain_release();
-		store_close();
-		return (1);
-	}
-	if (ds_init(&cause) != 0) {
-		log_err("%s", cause);
-		free(cause);
-		ds_shutdown();
-		retain_release();
-		store_close();
-		return (1);
-	}
+	if (retain_load(&cause) != 0)
+		goto fail_retain;
+	if (ds_init(&cause) != 0)
+		goto fail_ds;
 	if (worker_start_all(nw, &cause) != 0)
 		fatal("%s", cause);
-	if (listener_init(&cause) != 0) {
-		log_err("%s", cause);
-		free(cause);
-		worker_stop_all();
-		worker_join_all();
-		retain_release();
-		store_close();
-		return (1);
-	}
+	if (listener_init(&cause) != 0)
+		goto fail_listeners;
 	ds_restore();
 	worker_call_all_wait(main_start_accepts, NULL);
 	sys_init(loop);
-	if (link_init(loop, &cause) != 0) {
-		log_err("%s", cause);
-		free(cause);
-		link_release();
-		sys_release();
-		worker_stop_all();
-		worker_join_all();
-		listener_free_all();
-		retain_release();
-		banned_release();
-		store_close();
-		return (1);
-	}
-	if (cluster_init(loop, &cause) != 0) {
-		log_err("%s", cause);
-		free(cause);
-		cluster_release();
-		link_release();
-		sys_release();
-		worker_stop_all();
-		worker_join_all();
-		listener_free_all();
-		retain_release();
-		banned_release();
-		store_close();
-		return (1);
-	}
-	if (http_init(&cause) != 0) {
-		log_err("%s", cause);
-		free(cause);
-		http_release();
-		cluster_release();
-		link_release();
-		sys_release();
-		worker_stop_all();
-		worker_join_all();
-		listener_free_all();
-		retain_release();
-		banned_release();
-		store_close();
-		return (1);
-	}
+	if (link_init(loop, &cause) != 0)
+		goto fail_link;
+	if (cluster_init(loop, &cause) != 0)
+		goto fail_cluster;
+	if (http_init(&cause) != 0)
+		goto fail_http;
 
 	ev_signal_init(&main_sigterm, main_signal_cb, SIGTERM);
 	ev_signal_start(loop, &main_sigterm);
@@ -365,6 +303,34 @@ main_run(int daemon_mode)
 	log_notice("main: stopped");
 	ev_loop_destroy(loop);
 	return (0);
+
+	/* Start-up failed: undo what was done, in reverse order. */
+fail_http:
+	http_release();
+fail_cluster:
+	cluster_release();
+fail_link:
+	link_release();
+	sys_release();
+	worker_stop_all();
+	worker_join_all();
+	listener_free_all();
+	goto fail_retain;
+fail_listeners:
+	worker_stop_all();
+	worker_join_all();
+	goto fail_retain;
+fail_ds:
+	ds_shutdown();
+fail_retain:
+	retain_release();
+fail_banned:
+	banned_release();
+	store_close();
+fail:
+	log_err("%s", cause);
+	free(cause);
+	return (1);
 }
 
 /* Fork into the background; the parent waits for the readiness byte. */
